@@ -1,0 +1,99 @@
+"""Exact fixed-point numbers.
+
+Every price and size inside clobflow is a Python ``int`` in **micro-units** (1e-6): the same scale
+as the venue's on-chain amounts (pUSD and outcome shares both have 6 decimals). ``0.513`` is
+``513_000``; ``3149725.72`` shares is ``3_149_725_720_000``. Floats never enter state; conversion
+from and to the venue's decimal strings happens only at the edge, through this module.
+
+A price in micro-units lies in ``[0, 1_000_000]`` for a binary outcome token; ``ONE`` is the
+payout of a winning share.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+SCALE_DIGITS = 6
+SCALE = 1_000_000
+ONE = SCALE
+"""One unit (one dollar, one share, or a price of 1.0) in micro-units."""
+
+_PAD = "000000"
+
+
+class NumberFormatError(ValueError):
+    """A venue number could not be represented exactly in micro-units."""
+
+
+def parse_micros(text: str) -> int:
+    """Convert a decimal string such as ``"0.513"`` or ``"220045"`` to micro-units, exactly.
+
+    Raises:
+        NumberFormatError: the text is not a plain decimal, or it has more than 6 fractional
+            digits (which would lose precision).
+    """
+    i = text.find(".")
+    try:
+        if i < 0:
+            return int(text) * SCALE
+        frac = text[i + 1 :]
+        n = len(frac)
+        if n > SCALE_DIGITS:
+            # Trailing zeros beyond 6 dp are harmless ("0.5000000"); anything else is not exact.
+            stripped = frac.rstrip("0")
+            if len(stripped) > SCALE_DIGITS:
+                raise NumberFormatError(f"more than {SCALE_DIGITS} decimals: {text!r}")
+            frac, n = stripped, len(stripped)
+        if not frac.isdigit() and n:
+            raise NumberFormatError(f"not a decimal number: {text!r}")
+        head = text[:i]
+        if head in ("", "-", "+"):
+            head += "0"
+        return int(head + frac + _PAD[n:])
+    except ValueError as exc:
+        if isinstance(exc, NumberFormatError):
+            raise
+        raise NumberFormatError(f"not a decimal number: {text!r}") from None
+
+
+def micros_from_number(value: float | int | str | Decimal) -> int:
+    """Convert a JSON number (Gamma and the Data API send real floats) to micro-units.
+
+    Rounds half-even to the nearest micro-unit: a float such as ``0.07`` is the nearest binary
+    approximation of the decimal the venue meant, so rounding recovers it exactly.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value * SCALE
+    if isinstance(value, str):
+        return parse_micros(value)
+    try:
+        d = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        return int((d * SCALE).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    except (InvalidOperation, ValueError, TypeError):
+        raise NumberFormatError(f"not a number: {value!r}") from None
+
+
+def format_micros(value: int, places: int | None = None) -> str:
+    """Render micro-units as a plain decimal string (``513_000`` -> ``"0.513"``).
+
+    With ``places`` the result has exactly that many fractional digits (truncating is never
+    needed for values that came from the venue; rounding is half-even if it is).
+    """
+    if places is not None:
+        d = (Decimal(value) / SCALE).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+        return f"{d:.{places}f}"
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), SCALE)
+    if frac == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:06d}".rstrip("0")
+
+
+def to_decimal(value: int) -> Decimal:
+    """Micro-units as an exact ``Decimal`` (for reports and edges that want one)."""
+    return Decimal(value) / SCALE
+
+
+def complement(price: int) -> int:
+    """The price of the other outcome implied by ``price``: ``1 - price``."""
+    return ONE - price

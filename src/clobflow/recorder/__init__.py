@@ -1,0 +1,1 @@
+"""Recording: raw frames (the source of truth) and, later, derived tables."""

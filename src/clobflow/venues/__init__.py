@@ -1,0 +1,1 @@
+"""Venue adapters. Nothing outside ``venues/`` imports from here except ``engine/`` and ``cli/``."""

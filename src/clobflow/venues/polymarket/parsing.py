@@ -1,0 +1,365 @@
+"""Pure parsing of Polymarket market-channel frames into clobflow events.
+
+``MarketParser.parse(frame, ts_recv_ns)`` takes one WebSocket frame (``bytes`` or ``str``) and the
+local receive time, and returns a list of events. It never raises and never reads a clock: a frame
+it cannot use is counted in ``rejects`` by reason and skipped; inside an array, one bad event does
+not lose the good ones.
+
+Plain-text frames (``PONG``, ``NO NEW ASSETS``) produce no event; they are counted in ``text``.
+
+Conversions (protocol.md §1.3): every number arrives as a decimal string and becomes integer
+micro-units; ``timestamp`` is epoch milliseconds (seconds are recognised by magnitude). Book
+levels come bids ascending / asks descending on the wire and leave here best first.
+
+The parser memoises decimal-string conversions in a bounded per-instance table: the conversion is
+a pure function, prices repeat constantly, and the lookup is several times cheaper than parsing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+import msgspec
+
+from clobflow.core.events import (
+    BestBidAsk,
+    BookSnapshot,
+    LevelChange,
+    MarketResolved,
+    NewMarket,
+    PriceChange,
+    Side,
+    TickSizeChange,
+    Trade,
+)
+from clobflow.core.numbers import NumberFormatError, parse_micros
+from clobflow.venues.polymarket import schemas as w
+
+_SIDES = {"BUY": Side.BUY, "SELL": Side.SELL, "buy": Side.BUY, "sell": Side.SELL}
+_EMPTY_BID = frozenset({"", "0"})
+# An ask can never rest at 1.0 (prices lie in [tick, 1-tick]); "1" and "0" both mean "no ask".
+_EMPTY_ASK = frozenset({"", "0", "1"})
+
+_CACHE_LIMIT = 200_000
+
+
+class RejectReason:
+    """Why a frame or event was skipped (stable strings: exported as metrics)."""
+
+    EMPTY = "empty"
+    INVALID_JSON = "invalid_json"
+    UNKNOWN_EVENT = "unknown_event_type"
+    SCHEMA = "schema"
+    BAD_NUMBER = "bad_number"
+    BAD_SIDE = "bad_side"
+    NOT_AN_OBJECT = "not_an_object"
+
+
+def epoch_to_ns(value: object) -> int:
+    """Epoch milliseconds (or seconds, recognised by magnitude) as a string or number -> ns.
+
+    Returns 0 for an empty or missing value.
+    """
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str):
+        if "." in value:
+            v = float(value)
+            return int(v * 1e9) if v < 1e11 else int(v * 1e6)
+        v = int(value)
+    else:
+        v = int(value)  # type: ignore[call-overload]
+    if v < 100_000_000_000:  # before year 5138 in seconds, before 1973 in ms: it is seconds
+        return v * 1_000_000_000
+    return v * 1_000_000
+
+
+def derive_trade_id(
+    asset_id: str, side: str, price: str, size: str, timestamp: str, tx_hash: str = ""
+) -> str:
+    """Polymarket's public trade prints have no id: derive a stable one from their fields
+    (NT does the same; the transaction hash, when present, separates equal prints)."""
+    key = f"{asset_id}|{side}|{price}|{size}|{timestamp}|{tx_hash}"
+    h = hashlib.sha1(key.encode()).hexdigest()
+    return h[:24]
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class MarketParser:
+    """Decodes market-channel frames. One instance per feed; not thread-safe.
+
+    Counters: ``frames``, ``events``, ``text`` (plain-text frames), ``rejects`` (by reason),
+    ``last_reject`` (a short description of the latest one, for logs).
+    """
+
+    def __init__(self) -> None:
+        self._decoder = msgspec.json.Decoder(w.WireFrame)
+        self._raw_decoder = msgspec.json.Decoder(list[msgspec.Raw] | msgspec.Raw)
+        self._one_decoder = msgspec.json.Decoder(w.WireEvent)
+        self._any_decoder = msgspec.json.Decoder(w.WAny)
+        self._num: dict[str, int] = {}
+        self.frames = 0
+        self.events = 0
+        self.text = 0
+        self.rejects: Counter[str] = Counter()
+        self.last_reject = ""
+
+    # -- numbers ---------------------------------------------------------------------------
+
+    def _micros(self, s: object) -> int:
+        if type(s) is str:
+            v = self._num.get(s)
+            if v is None:
+                v = parse_micros(s)
+                num = self._num
+                if len(num) >= _CACHE_LIMIT:
+                    num.clear()
+                num[s] = v
+            return v
+        if type(s) is int:
+            return s * 1_000_000
+        if type(s) is float:
+            return parse_micros(repr(s))
+        raise NumberFormatError(f"not a number: {s!r}")
+
+    def _opt_bid(self, s: object) -> int | None:
+        if s is None or (type(s) is str and s in _EMPTY_BID):
+            return None
+        return self._micros(s)
+
+    def _opt_ask(self, s: object) -> int | None:
+        if s is None or (type(s) is str and s in _EMPTY_ASK):
+            return None
+        return self._micros(s)
+
+    # -- entry point -----------------------------------------------------------------------
+
+    def parse(self, frame: bytes | str, ts_recv_ns: int) -> list:
+        """Decode one frame into events (possibly none). Never raises."""
+        self.frames += 1
+        if not frame:
+            self._reject(RejectReason.EMPTY, "empty frame")
+            return []
+        first = frame[0]
+        if first not in (123, 91, "{", "["):  # '{' or '[' as bytes or str
+            stripped = frame.lstrip()
+            if not stripped or stripped[0] not in (123, 91, "{", "["):
+                self.text += 1
+                return []
+            frame = stripped
+        try:
+            decoded = self._decoder.decode(frame)
+        except msgspec.DecodeError:
+            return self._parse_slowly(frame, ts_recv_ns)
+        out: list = []
+        try:
+            if type(decoded) is list:
+                for item in decoded:
+                    self._convert(item, ts_recv_ns, out)
+            else:
+                self._convert(decoded, ts_recv_ns, out)
+        except (_Reject, NumberFormatError, ValueError, KeyError):
+            # Redo event by event so one bad event does not lose the rest of an array.
+            return self._parse_slowly(frame, ts_recv_ns)
+        self.events += len(out)
+        return out
+
+    def _parse_slowly(self, frame: bytes | str, ts_recv_ns: int) -> list:
+        """Per-event decoding after the fast path failed: keep the good events, count the bad."""
+        try:
+            raw = self._raw_decoder.decode(frame)
+        except msgspec.DecodeError as exc:
+            self._reject(RejectReason.INVALID_JSON, str(exc))
+            return []
+        items = raw if type(raw) is list else [raw]
+        out: list = []
+        for item in items:
+            try:
+                ev = self._one_decoder.decode(item)
+            except msgspec.ValidationError as exc:
+                self._reject(self._classify(item), str(exc))
+                continue
+            except msgspec.DecodeError as exc:
+                self._reject(RejectReason.INVALID_JSON, str(exc))
+                continue
+            mark = len(out)
+            try:
+                self._convert(ev, ts_recv_ns, out)
+            except _Reject as exc:
+                del out[mark:]
+                self._reject(exc.reason, type(ev).__name__)
+            except (NumberFormatError, ValueError, KeyError) as exc:
+                del out[mark:]
+                self._reject(RejectReason.BAD_NUMBER, str(exc))
+        self.events += len(out)
+        return out
+
+    def _classify(self, item: msgspec.Raw) -> str:
+        try:
+            any_ = self._any_decoder.decode(item)
+        except msgspec.ValidationError:
+            return RejectReason.NOT_AN_OBJECT
+        except msgspec.DecodeError:
+            return RejectReason.INVALID_JSON
+        if any_.event_type is None or any_.event_type not in w.KNOWN_EVENT_TYPES:
+            return RejectReason.UNKNOWN_EVENT
+        return RejectReason.SCHEMA
+
+    def _reject(self, reason: str, detail: str) -> None:
+        self.rejects[reason] += 1
+        self.last_reject = f"{reason}: {detail[:200]}"
+
+    # -- wire -> events --------------------------------------------------------------------
+
+    def _convert(self, ev: object, ts: int, out: list) -> None:
+        t = type(ev)
+        if t is w.WPriceChange:
+            out.append(self._price_change(ev, ts))  # type: ignore[arg-type]
+        elif t is w.WBook:
+            out.append(self._book(ev, ts))  # type: ignore[arg-type]
+        elif t is w.WLastTrade:
+            out.append(self._trade(ev, ts))  # type: ignore[arg-type]
+        elif t is w.WTickSizeChange:
+            out.append(
+                TickSizeChange(
+                    market=ev.market,  # type: ignore[attr-defined]
+                    asset_id=ev.asset_id,  # type: ignore[attr-defined]
+                    old_tick_size=self._micros(ev.old_tick_size),  # type: ignore[attr-defined]
+                    new_tick_size=self._micros(ev.new_tick_size),  # type: ignore[attr-defined]
+                    ts_venue_ns=epoch_to_ns(ev.timestamp),  # type: ignore[attr-defined]
+                    ts_recv_ns=ts,
+                )
+            )
+        elif t is w.WBestBidAsk:
+            out.append(
+                BestBidAsk(
+                    market=ev.market,  # type: ignore[attr-defined]
+                    asset_id=ev.asset_id,  # type: ignore[attr-defined]
+                    best_bid=self._opt_bid(ev.best_bid),  # type: ignore[attr-defined]
+                    best_ask=self._opt_ask(ev.best_ask),  # type: ignore[attr-defined]
+                    ts_venue_ns=epoch_to_ns(ev.timestamp),  # type: ignore[attr-defined]
+                    ts_recv_ns=ts,
+                )
+            )
+        elif t is w.WNewMarket:
+            out.append(self._new_market(ev, ts))  # type: ignore[arg-type]
+        elif t is w.WMarketResolved:
+            out.append(
+                MarketResolved(
+                    market=ev.market,  # type: ignore[attr-defined]
+                    market_id=ev.id,  # type: ignore[attr-defined]
+                    asset_ids=tuple(ev.assets_ids or ()),  # type: ignore[attr-defined]
+                    winning_asset_id=ev.winning_asset_id,  # type: ignore[attr-defined]
+                    winning_outcome=ev.winning_outcome,  # type: ignore[attr-defined]
+                    ts_venue_ns=epoch_to_ns(ev.timestamp),  # type: ignore[attr-defined]
+                    ts_recv_ns=ts,
+                )
+            )
+
+    def _price_change(self, ev: w.WPriceChange, ts: int) -> PriceChange:
+        micros = self._micros
+        opt_bid = self._opt_bid
+        opt_ask = self._opt_ask
+        changes = []
+        entries = ev.price_changes
+        if entries is not None:
+            for c in entries:
+                side = _SIDES.get(c.side)
+                if side is None:
+                    raise _Reject(RejectReason.BAD_SIDE)
+                changes.append(
+                    LevelChange(
+                        c.asset_id,
+                        side,
+                        micros(c.price),
+                        micros(c.size),
+                        opt_bid(c.best_bid),
+                        opt_ask(c.best_ask),
+                        c.hash,
+                    )
+                )
+        elif ev.asset_id is not None and ev.changes is not None:
+            for c in ev.changes:
+                side = _SIDES.get(c.side)
+                if side is None:
+                    raise _Reject(RejectReason.BAD_SIDE)
+                changes.append(
+                    LevelChange(ev.asset_id, side, micros(c.price), micros(c.size), None, None, ev.hash)
+                )
+        elif ev.asset_id is not None and ev.price is not None and ev.size is not None:
+            side = _SIDES.get(ev.side or "")
+            if side is None:
+                raise _Reject(RejectReason.BAD_SIDE)
+            changes.append(
+                LevelChange(ev.asset_id, side, micros(ev.price), micros(ev.size), None, None, ev.hash)
+            )
+        else:
+            raise _Reject(RejectReason.SCHEMA)
+        return PriceChange(ev.market, tuple(changes), epoch_to_ns(ev.timestamp), ts)
+
+    def _book(self, ev: w.WBook, ts: int) -> BookSnapshot:
+        micros = self._micros
+        bids = ev.bids if ev.bids is not None else (ev.buys or [])
+        asks = ev.asks if ev.asks is not None else (ev.sells or [])
+        # Wire order is bids ascending / asks descending, but never rely on it: sort.
+        b = sorted(((micros(lv.price), micros(lv.size)) for lv in bids), reverse=True)
+        a = sorted((micros(lv.price), micros(lv.size)) for lv in asks)
+        return BookSnapshot(
+            market=ev.market,
+            asset_id=ev.asset_id,
+            bids=tuple(b),
+            asks=tuple(a),
+            hash=ev.hash,
+            ts_venue_ns=epoch_to_ns(ev.timestamp),
+            ts_recv_ns=ts,
+            tick_size=None if ev.tick_size in (None, "") else micros(ev.tick_size),
+            min_order_size=None if ev.min_order_size in (None, "") else micros(ev.min_order_size),
+            last_trade_price=None
+            if ev.last_trade_price in (None, "")
+            else micros(ev.last_trade_price),
+        )
+
+    def _trade(self, ev: w.WLastTrade, ts: int) -> Trade:
+        side = _SIDES.get(ev.side)
+        if side is None:
+            raise _Reject(RejectReason.BAD_SIDE)
+        fee = None
+        if ev.fee_rate_bps not in (None, ""):
+            fee = int(float(ev.fee_rate_bps)) if not isinstance(ev.fee_rate_bps, int) else ev.fee_rate_bps
+        return Trade(
+            market=ev.market,
+            asset_id=ev.asset_id,
+            price=self._micros(ev.price),
+            size=self._micros(ev.size),
+            side=side,
+            trade_id=derive_trade_id(
+                ev.asset_id, ev.side, str(ev.price), str(ev.size), str(ev.timestamp), ev.transaction_hash
+            ),
+            ts_venue_ns=epoch_to_ns(ev.timestamp),
+            ts_recv_ns=ts,
+            fee_rate_bps=fee,
+            transaction_hash=ev.transaction_hash,
+        )
+
+    def _new_market(self, ev: w.WNewMarket, ts: int) -> NewMarket:
+        ids = ev.assets_ids or ev.clob_token_ids or []
+        return NewMarket(
+            market=ev.market,
+            market_id=ev.id,
+            slug=ev.slug,
+            question=ev.question,
+            asset_ids=tuple(ids),
+            outcomes=tuple(ev.outcomes or ()),
+            ts_venue_ns=epoch_to_ns(ev.timestamp),
+            ts_recv_ns=ts,
+            tick_size=None
+            if ev.order_price_min_tick_size in (None, "")
+            else self._micros(ev.order_price_min_tick_size),
+            active=ev.active,
+            tags=tuple(ev.tags or ()),
+        )
