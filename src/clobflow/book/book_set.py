@@ -24,7 +24,7 @@ drains it (``take_resync``).
 from __future__ import annotations
 
 from clobflow.book.l2 import L2Book
-from clobflow.book.trust import Reason, Trust, TrustPolicy, TrustState
+from clobflow.book.trust import Reason, Trust, TrustPolicy
 from clobflow.core.events import (
     BookSnapshot,
     FeedStatus,
@@ -34,18 +34,36 @@ from clobflow.core.events import (
 )
 
 
-class TrackedBook:
-    """A book with its trust state and bookkeeping."""
+TRUSTED = Trust.TRUSTED
+UNTRUSTED = Trust.UNTRUSTED
 
-    __slots__ = ("book", "trust", "last_update_ns", "updates", "pending")
+
+class TrackedBook:
+    """A book with its trust state and bookkeeping.
+
+    ``state``/``reason``/``since_ns``: current trust and the receive time of its last change;
+    ``mismatches``: consecutive judged top-of-book mismatches; ``pending``: a version whose top
+    did not match yet, ``(hash, venue best bid, venue best ask, since_ns)``.
+    """
+
+    __slots__ = ("book", "state", "reason", "since_ns", "mismatches", "pending", "last_update_ns", "updates")
 
     def __init__(self, asset_id: str) -> None:
         self.book = L2Book(asset_id)
-        self.trust = TrustState()
+        self.state = Trust.UNTRUSTED
+        self.reason = Reason.NO_SNAPSHOT
+        self.since_ns = 0
+        self.mismatches = 0
+        self.pending: tuple[str, int | None, int | None, int] | None = None
         self.last_update_ns = 0
         self.updates = 0
-        # (hash, venue best bid, venue best ask, since_ns) of a version not yet confirmed
-        self.pending: tuple[str, int | None, int | None, int] | None = None
+
+    @property
+    def trusted(self) -> bool:
+        return self.state == Trust.TRUSTED
+
+    def __repr__(self) -> str:
+        return f"{self.state.name.lower()}({self.reason})"
 
 
 class BookSet:
@@ -83,8 +101,9 @@ class BookSet:
         """The book of ``asset_id`` (created empty and untrusted if unknown)."""
         return self.track(asset_id).book
 
-    def trust(self, asset_id: str) -> TrustState:
-        return self.track(asset_id).trust
+    def trust(self, asset_id: str) -> TrackedBook:
+        """The tracked book of ``asset_id``: ``.state``, ``.reason``, ``.trusted``, ``.since_ns``."""
+        return self.track(asset_id)
 
     def track(self, asset_id: str) -> TrackedBook:
         tb = self._books.get(asset_id)
@@ -139,7 +158,7 @@ class BookSet:
         book.ts_recv_ns = ev.ts_recv_ns
         tb.last_update_ns = ev.ts_recv_ns
         tb.updates += 1
-        tb.trust.mismatches = 0
+        tb.mismatches = 0
         tb.pending = None
         self.counters["snapshots"] += 1
         self.resync.discard(ev.asset_id)
@@ -147,59 +166,70 @@ class BookSet:
 
     def apply_price_change(self, ev: PriceChange) -> tuple[str, ...]:
         books = self._books
-        touched: dict[str, object] = {}  # asset -> last LevelChange for it (insertion ordered)
+        changes = ev.changes
+        n = len(changes)
+        # The venue's top of book is checked after a token's *last* entry in the message. The
+        # usual message has one entry per token, where every entry is its token's last.
+        last: dict[str, int] | None = None
+        if n > 2 or (n == 2 and changes[0].asset_id == changes[1].asset_id):
+            last = {c.asset_id: i for i, c in enumerate(changes)}
+        touched: list[str] = []
         dropped = 0
+        checks = 0
         ts = ev.ts_recv_ns
-        for ch in ev.changes:
-            tb = books.get(ch.asset_id)
+        tv = ev.ts_venue_ns
+        for i, ch in enumerate(changes):
+            asset = ch.asset_id
+            tb = books.get(asset)
             if tb is None:
-                tb = self.track(ch.asset_id)
-            if tb.trust.state == Trust.UNTRUSTED:
+                tb = self.track(asset)
+            if tb.state == UNTRUSTED:
                 # No valid base to apply a delta to: wait for the snapshot.
                 dropped += 1
                 continue
+            h = ch.hash
             p = tb.pending
-            if p is not None and p[0] != ch.hash:
+            if p is not None and p[0] != h:
                 # A new version begins: the previous one is complete, judge it now.
                 tb.pending = None
                 self._judge(tb, p[1], p[2], ts)
-                if tb.trust.state == Trust.UNTRUSTED:
+                if tb.state == UNTRUSTED:
                     dropped += 1
                     continue
-            tb.book.set_level(ch.side, ch.price, ch.size)
-            touched[ch.asset_id] = ch
-        counters = self.counters
-        counters["level_changes"] += len(ev.changes) - dropped
-        if dropped:
-            counters["dropped_deltas"] += dropped
-        for asset_id, ch in touched.items():
-            tb = books[asset_id]
             book = tb.book
-            book.ts_venue_ns = ev.ts_venue_ns
+            book.set_level(ch.side, ch.price, ch.size)
+            if last is not None and last[asset] != i:
+                continue
+            touched.append(asset)
+            book.ts_venue_ns = tv
             book.ts_recv_ns = ts
-            h = ch.hash  # type: ignore[attr-defined]
             book.hash = h
             tb.last_update_ns = ts
             tb.updates += 1
-            vb = ch.best_bid  # type: ignore[attr-defined]
-            va = ch.best_ask  # type: ignore[attr-defined]
+            vb = ch.best_bid
+            va = ch.best_ask
             if vb is None and va is None:
                 continue  # legacy frames carry no top of book to check against
             k = book._bid_keys
-            lb = k[-1] if k else None
-            k = book._ask_keys
-            la = -k[-1] if k else None
-            if lb == vb and la == va:
-                counters["bbo_checks"] += 1
-                tb.pending = None
-                tb.trust.mismatches = 0
-                if tb.trust.state != Trust.TRUSTED:
-                    self._transition(tb, Trust.TRUSTED, Reason.BBO_MATCH, ts)
-            elif h:
+            if (k[-1] if k else None) == vb:
+                k = book._ask_keys
+                if (-k[-1] if k else None) == va:
+                    checks += 1
+                    tb.pending = None
+                    tb.mismatches = 0
+                    if tb.state:  # not TRUSTED
+                        self._transition(tb, TRUSTED, Reason.BBO_MATCH, ts)
+                    continue
+            if h:
                 p = tb.pending
                 tb.pending = (h, vb, va, p[3] if p is not None else ts)
             else:
                 self._judge(tb, vb, va, ts)
+        counters = self.counters
+        counters["level_changes"] += n - dropped
+        counters["bbo_checks"] += checks
+        if dropped:
+            counters["dropped_deltas"] += dropped
         return tuple(touched)
 
     def _judge(self, tb: TrackedBook, vb: int | None, va: int | None, ts: int) -> None:
@@ -207,13 +237,13 @@ class BookSet:
         book = tb.book
         self.counters["bbo_checks"] += 1
         if book.best_bid() == vb and book.best_ask() == va:
-            tb.trust.mismatches = 0
-            if tb.trust.state != Trust.TRUSTED:
+            tb.mismatches = 0
+            if tb.state != Trust.TRUSTED:
                 self._transition(tb, Trust.TRUSTED, Reason.BBO_MATCH, ts)
             return
         self.counters["bbo_mismatches"] += 1
-        tb.trust.mismatches += 1
-        if tb.trust.mismatches >= self.policy.mismatches_to_untrusted:
+        tb.mismatches += 1
+        if tb.mismatches >= self.policy.mismatches_to_untrusted:
             self._untrust(tb, Reason.BBO_MISMATCH_REPEATED, ts)
         else:
             self._transition(tb, Trust.SUSPECT, Reason.BBO_MISMATCH, ts)
@@ -242,7 +272,7 @@ class BookSet:
         if ev.status == "stalled":
             for a in ev.asset_ids:
                 tb = self._books.get(a)
-                if tb is not None and tb.trust.state == Trust.TRUSTED:
+                if tb is not None and tb.state == Trust.TRUSTED:
                     self._transition(tb, Trust.SUSPECT, Reason.STALE, ev.ts_recv_ns)
             return ev.asset_ids
         return ()
@@ -262,10 +292,10 @@ class BookSet:
             if p is not None and now_ns - p[3] >= grace:
                 tb.pending = None
                 self._judge(tb, p[1], p[2], now_ns)
-                if tb.trust.state != Trust.TRUSTED:
+                if tb.state != Trust.TRUSTED:
                     out.append(a)
                     continue
-            if limit > 0 and tb.trust.state == Trust.TRUSTED and now_ns - tb.last_update_ns >= limit:
+            if limit > 0 and tb.state == Trust.TRUSTED and now_ns - tb.last_update_ns >= limit:
                 self._transition(tb, Trust.SUSPECT, Reason.STALE, now_ns)
                 out.append(a)
         return out
@@ -280,7 +310,7 @@ class BookSet:
         complement has no trusted book.
         """
         src = self._books.get(complement_id)
-        if src is None or src.trust.state != Trust.TRUSTED:
+        if src is None or src.state != Trust.TRUSTED:
             return False
         from clobflow.book.binary import mirror_levels
 
@@ -289,7 +319,7 @@ class BookSet:
         tb.book.load(bids, asks)
         tb.book.tick_size = src.book.tick_size
         tb.last_update_ns = ts_ns
-        tb.trust.mismatches = 0
+        tb.mismatches = 0
         self._transition(tb, Trust.TRUSTED, Reason.MIRROR, ts_ns)
         return True
 
@@ -297,14 +327,17 @@ class BookSet:
 
     def _untrust(self, tb: TrackedBook, reason: str, ts_ns: int) -> None:
         self._transition(tb, Trust.UNTRUSTED, reason, ts_ns)
-        tb.trust.mismatches = 0
+        tb.mismatches = 0
         a = tb.book.asset_id
         if a not in self.resync:
             self.resync.add(a)
             self.counters["resyncs_requested"] += 1
 
     def _transition(self, tb: TrackedBook, state: Trust, reason: str, ts_ns: int) -> None:
-        if tb.trust.set(state, reason, ts_ns):
+        if state != tb.state or reason != tb.reason:
+            tb.state = state
+            tb.reason = reason
+            tb.since_ns = ts_ns
             self.transitions.append((ts_ns, tb.book.asset_id, state, reason))
             if len(self.transitions) > 10_000:
                 del self.transitions[:5_000]

@@ -1,9 +1,10 @@
 """An L2 order book for one outcome token, on integer micro-unit prices, updated in place.
 
-Layout (why): each side keeps a dict ``price -> size`` and a sorted list of keys whose **best
-level is the last element**. Bids are stored as prices ascending; asks as *negated* prices
-ascending. Nearly all changes happen near the top of book, so inserts and deletes touch the end
-of the list and move almost nothing; top-N reads are a slice of the tail.
+Layout (why): each side is two parallel lists, sorted keys and their sizes, with the **best
+level last**. Bid keys are prices; ask keys are *negated* prices, so both sides ascend towards
+their best level. Nearly all changes happen near the top of book, so updates touch the end of
+the lists (a direct check of the last key, else a bisect) and move almost nothing; depth over
+the top N is ``sum(sizes[-n:])``, a C-level slice and sum — cheaper than any dict walk.
 
 Contract: ``set_level`` takes the *absolute* new size of a level (Polymarket ``price_change``);
 a size of 0 removes the level. Sizes are never negative. A transient crossed book (bid >= ask) is
@@ -12,7 +13,7 @@ allowed: venues emit them mid-burst.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Iterable
 
 from clobflow.core.events import Side
@@ -25,10 +26,10 @@ class L2Book:
     __slots__ = (
         "asset_id",
         "tick_size",
-        "_bids",
         "_bid_keys",
-        "_asks",
+        "_bid_sizes",
         "_ask_keys",
+        "_ask_sizes",
         "hash",
         "ts_venue_ns",
         "ts_recv_ns",
@@ -37,10 +38,10 @@ class L2Book:
     def __init__(self, asset_id: str, tick_size: int | None = None) -> None:
         self.asset_id = asset_id
         self.tick_size = tick_size
-        self._bids: dict[int, int] = {}
         self._bid_keys: list[int] = []  # prices ascending: best bid last
-        self._asks: dict[int, int] = {}
+        self._bid_sizes: list[int] = []
         self._ask_keys: list[int] = []  # negated prices ascending: best (lowest) ask last
+        self._ask_sizes: list[int] = []
         self.hash = ""
         self.ts_venue_ns = 0
         self.ts_recv_ns = 0
@@ -48,37 +49,45 @@ class L2Book:
     # -- updates ---------------------------------------------------------------------------
 
     def clear(self) -> None:
-        self._bids.clear()
         self._bid_keys.clear()
-        self._asks.clear()
+        self._bid_sizes.clear()
         self._ask_keys.clear()
+        self._ask_sizes.clear()
 
     def load(self, bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]]) -> None:
-        """Replace both sides. Levels may come in any order; zero sizes are skipped."""
-        self._bids = {p: s for p, s in bids if s > 0}
-        self._asks = {p: s for p, s in asks if s > 0}
-        self._bid_keys = sorted(self._bids)
-        self._ask_keys = sorted(-p for p in self._asks)
+        """Replace both sides. Levels may come in any order; zero sizes are skipped; a price
+        listed twice keeps its last size."""
+        b = sorted({p: s for p, s in bids if s > 0}.items())
+        a = sorted({-p: s for p, s in asks if s > 0}.items())
+        self._bid_keys = [k for k, _ in b]
+        self._bid_sizes = [s for _, s in b]
+        self._ask_keys = [k for k, _ in a]
+        self._ask_sizes = [s for _, s in a]
 
     def set_level(self, side: Side, price: int, size: int) -> None:
         """Set the level at ``price`` on ``side`` to the absolute ``size`` (0 deletes)."""
         if side == 0:
-            levels, keys, key = self._bids, self._bid_keys, price
+            keys, sizes, key = self._bid_keys, self._bid_sizes, price
         else:
-            levels, keys, key = self._asks, self._ask_keys, -price
-        if size > 0:
-            if price not in levels:
-                if not keys or key > keys[-1]:
-                    keys.append(key)
-                else:
-                    insort(keys, key)
-            levels[price] = size
-        elif price in levels:
-            del levels[price]
-            if keys[-1] == key:
-                keys.pop()
+            keys, sizes, key = self._ask_keys, self._ask_sizes, -price
+        n = len(keys)
+        if n and keys[-1] <= key:
+            i = n - 1 if keys[-1] == key else n
+        else:
+            i = bisect_left(keys, key)
+        if i < n and keys[i] == key:
+            if size > 0:
+                sizes[i] = size
             else:
-                del keys[bisect_left(keys, key)]
+                del keys[i]
+                del sizes[i]
+        elif size > 0:
+            if i == n:
+                keys.append(key)
+                sizes.append(size)
+            else:
+                keys.insert(i, key)
+                sizes.insert(i, size)
 
     # -- top of book -----------------------------------------------------------------------
 
@@ -91,12 +100,12 @@ class L2Book:
         return -k[-1] if k else None
 
     def best_bid_size(self) -> int:
-        k = self._bid_keys
-        return self._bids[k[-1]] if k else 0
+        s = self._bid_sizes
+        return s[-1] if s else 0
 
     def best_ask_size(self) -> int:
-        k = self._ask_keys
-        return self._asks[-k[-1]] if k else 0
+        s = self._ask_sizes
+        return s[-1] if s else 0
 
     def mid(self) -> int | None:
         """Midpoint in micro-units (floored; exact for any venue tick), ``None`` if a side is empty."""
@@ -113,44 +122,50 @@ class L2Book:
         return -a[-1] - b[-1]
 
     def level_size(self, side: Side, price: int) -> int:
-        return (self._bids if side == 0 else self._asks).get(price, 0)
+        """Size at ``price`` on ``side`` (0 if no level)."""
+        if side == 0:
+            keys, sizes, key = self._bid_keys, self._bid_sizes, price
+        else:
+            keys, sizes, key = self._ask_keys, self._ask_sizes, -price
+        i = bisect_left(keys, key)
+        return sizes[i] if i < len(keys) and keys[i] == key else 0
 
     def __len__(self) -> int:
-        return len(self._bids) + len(self._asks)
+        return len(self._bid_keys) + len(self._ask_keys)
 
     @property
     def empty(self) -> bool:
-        return not self._bids and not self._asks
+        return not self._bid_keys and not self._ask_keys
 
     # -- depth -----------------------------------------------------------------------------
 
     def levels(self, side: Side, n: int | None = None) -> list[tuple[int, int]]:
         """Up to ``n`` levels of ``side``, best first, as ``(price, size)``."""
         if side == 0:
-            keys = self._bid_keys if n is None else self._bid_keys[-n:]
-            d = self._bids
-            return [(p, d[p]) for p in reversed(keys)]
-        keys = self._ask_keys if n is None else self._ask_keys[-n:]
-        d = self._asks
-        return [(-k, d[-k]) for k in reversed(keys)]
+            keys, sizes = self._bid_keys, self._bid_sizes
+            if n is not None:
+                keys, sizes = keys[-n:], sizes[-n:]
+            return list(zip(reversed(keys), reversed(sizes)))
+        keys, sizes = self._ask_keys, self._ask_sizes
+        if n is not None:
+            keys, sizes = keys[-n:], sizes[-n:]
+        return [(-k, s) for k, s in zip(reversed(keys), reversed(sizes))]
 
     def bid_depth(self, n: int) -> int:
         """Total size of the best ``n`` bid levels."""
-        d = self._bids
-        return sum([d[p] for p in self._bid_keys[-n:]])
+        return sum(self._bid_sizes[-n:])
 
     def ask_depth(self, n: int) -> int:
         """Total size of the best ``n`` ask levels."""
-        d = self._asks
-        return sum([d[-k] for k in self._ask_keys[-n:]])
+        return sum(self._ask_sizes[-n:])
 
     def imbalance(self, n: int = 5) -> float | None:
         """``(bid_depth - ask_depth) / (bid_depth + ask_depth)`` over the top ``n`` levels.
 
         A ratio in ``[-1, 1]`` (a signal, not money, so a float); ``None`` when both are empty.
         """
-        bd = self.bid_depth(n)
-        ad = self.ask_depth(n)
+        bd = sum(self._bid_sizes[-n:])
+        ad = sum(self._ask_sizes[-n:])
         total = bd + ad
         if total == 0:
             return None
@@ -161,24 +176,22 @@ class L2Book:
 
         ``side=BUY`` takes asks from the best upwards; ``side=SELL`` takes bids downwards.
         Returns ``(filled, notional)``: shares filled (≤ ``size``) and their cost in micro-units
-        (exact for venue prices and sizes; floored otherwise). ``notional // filled`` scaled by
-        1e6 gives the volume-weighted price; see ``vwap``.
+        (exact for venue prices and sizes; floored otherwise).
         """
         if side == 0:
-            d, keys, sign = self._asks, self._ask_keys, -1
+            keys, sizes, sign = self._ask_keys, self._ask_sizes, -1
         else:
-            d, keys, sign = self._bids, self._bid_keys, 1
+            keys, sizes, sign = self._bid_keys, self._bid_sizes, 1
         left = size
         num = 0  # price * shares, in micro*micro units
-        for k in reversed(keys):
-            if left <= 0:
-                break
-            price = k * sign
-            take = d[price]
+        i = len(keys) - 1
+        while left > 0 and i >= 0:
+            take = sizes[i]
             if take > left:
                 take = left
-            num += price * take
+            num += keys[i] * sign * take
             left -= take
+            i -= 1
         return size - left, num // SCALE
 
     def vwap(self, side: Side, size: int) -> int | None:
@@ -186,21 +199,20 @@ class L2Book:
         book; ``None`` if the book cannot fill all of ``size``."""
         if size <= 0:
             return None
+        filled, _ = self.walk(side, size)
+        if filled < size:
+            return None
         if side == 0:
-            d, keys, sign = self._asks, self._ask_keys, -1
+            keys, sizes, sign = self._ask_keys, self._ask_sizes, -1
         else:
-            d, keys, sign = self._bids, self._bid_keys, 1
-        left = size
-        num = 0
-        for k in reversed(keys):
-            price = k * sign
-            take = d[price]
-            if take >= left:
-                num += price * left
-                return num // size
-            num += price * take
+            keys, sizes, sign = self._bid_keys, self._bid_sizes, 1
+        left, num, i = size, 0, len(keys) - 1
+        while left > 0:
+            take = min(sizes[i], left)
+            num += keys[i] * sign * take
             left -= take
-        return None
+            i -= 1
+        return num // size
 
     def snapshot(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Both sides best first: ``(bids, asks)``."""

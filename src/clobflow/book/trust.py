@@ -50,31 +50,3 @@ class TrustPolicy(msgspec.Struct, frozen=True):
     mismatches_to_untrusted: int = 3
     stale_after_ns: int = 30_000_000_000
     pending_grace_ns: int = 1_000_000_000
-
-
-class TrustState:
-    """Mutable trust of one book. ``since_ns`` is the receive time of the last transition."""
-
-    __slots__ = ("state", "reason", "since_ns", "mismatches")
-
-    def __init__(self) -> None:
-        self.state = Trust.UNTRUSTED
-        self.reason = Reason.NO_SNAPSHOT
-        self.since_ns = 0
-        self.mismatches = 0
-
-    def set(self, state: Trust, reason: str, ts_ns: int) -> bool:
-        """Move to ``state``; returns whether the state or reason changed."""
-        if state == self.state and reason == self.reason:
-            return False
-        self.state = state
-        self.reason = reason
-        self.since_ns = ts_ns
-        return True
-
-    @property
-    def trusted(self) -> bool:
-        return self.state == Trust.TRUSTED
-
-    def __repr__(self) -> str:
-        return f"{self.state.name.lower()}({self.reason})"

@@ -1,0 +1,1 @@
+"""The ``clobflow`` command line: one entry point with subcommands."""

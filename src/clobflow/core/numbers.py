@@ -25,6 +25,9 @@ class NumberFormatError(ValueError):
     """A venue number could not be represented exactly in micro-units."""
 
 
+_POW10 = (1_000_000, 100_000, 10_000, 1_000, 100, 10, 1)
+
+
 def parse_micros(text: str) -> int:
     """Convert a decimal string such as ``"0.513"`` or ``"220045"`` to micro-units, exactly.
 
@@ -33,27 +36,37 @@ def parse_micros(text: str) -> int:
             digits (which would lose precision).
     """
     i = text.find(".")
-    try:
-        if i < 0:
+    if i < 0:
+        if text.isdigit():
             return int(text) * SCALE
+    else:
+        head = text[:i]
         frac = text[i + 1 :]
         n = len(frac)
-        if n > SCALE_DIGITS:
-            # Trailing zeros beyond 6 dp are harmless ("0.5000000"); anything else is not exact.
-            stripped = frac.rstrip("0")
-            if len(stripped) > SCALE_DIGITS:
-                raise NumberFormatError(f"more than {SCALE_DIGITS} decimals: {text!r}")
-            frac, n = stripped, len(stripped)
-        if not frac.isdigit() and n:
-            raise NumberFormatError(f"not a decimal number: {text!r}")
-        head = text[:i]
-        if head in ("", "-", "+"):
-            head += "0"
-        return int(head + frac + _PAD[n:])
-    except ValueError as exc:
-        if isinstance(exc, NumberFormatError):
-            raise
-        raise NumberFormatError(f"not a decimal number: {text!r}") from None
+        # Fast path: unsigned digits on both sides (``int`` alone would also accept "1_0", " 1").
+        if n <= SCALE_DIGITS and frac.isdigit() and (head.isdigit() or not head) and (head or frac):
+            return int(head + frac) * _POW10[n]
+    return _parse_micros_general(text)
+
+
+def _parse_micros_general(text: str) -> int:
+    """Signs, trailing zeros past 6 decimals, and the error cases."""
+    sign = 1
+    body = text
+    if body[:1] in ("-", "+"):
+        sign = -1 if body[0] == "-" else 1
+        body = body[1:]
+    head, dot, frac = body.partition(".")
+    if len(frac) > SCALE_DIGITS:
+        # Trailing zeros beyond 6 dp are harmless ("0.5000000"); anything else is not exact.
+        frac = frac.rstrip("0")
+        if len(frac) > SCALE_DIGITS:
+            raise NumberFormatError(f"more than {SCALE_DIGITS} decimals: {text!r}")
+    if not (head.isdigit() or (dot and not head)) or (frac and not frac.isdigit()) or not (head or frac):
+        raise NumberFormatError(f"not a decimal number: {text!r}")
+    if not head.isascii() or not frac.isascii():
+        raise NumberFormatError(f"not a decimal number: {text!r}")
+    return sign * int((head or "0") + frac + _PAD[len(frac):])
 
 
 def micros_from_number(value: float | int | str | Decimal) -> int:

@@ -1,0 +1,47 @@
+"""``clobflow`` entry point. Each subcommand lives in its own module; this file only wires them.
+
+Errors a user can fix (bad arguments, unreachable endpoints, bad config) are printed as one
+clear line on stderr with exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="clobflow",
+    help="Streaming trading engine for prediction markets (Polymarket first).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from clobflow.cli import books_cmd, demo_cmd, venue_cmd, watch_cmd
+
+    app.command("watch")(watch_cmd.watch)
+    app.command("books")(books_cmd.books)
+    app.command("venue")(venue_cmd.venue)
+    app.command("demo")(demo_cmd.demo)
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line."""
+
+
+def main() -> None:
+    _register()
+    try:
+        app()
+    except UserError as exc:
+        print(f"clobflow: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

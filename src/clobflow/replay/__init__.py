@@ -1,0 +1,1 @@
+"""Replay: recorded frames back through the same parsers and books."""
