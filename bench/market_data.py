@@ -7,7 +7,8 @@ Streams:
   market, each message two mirrored entries (a level on YES and its complement on NO) with
   correct best_bid/best_ask.
 
-For each stream it prints the per-message latency p50/p99 (median over runs) and throughput
+Each message is parsed, applied to both books (with the top-of-book trust check) and followed by
+one top-5 imbalance. For each stream it prints the per-message latency p50/p99 (median over runs) and throughput
 (messages/s, median over runs), for clobflow's pipeline and for a naive one (stdlib ``json`` +
 a dict book sorted on every query) in the same process, and their ratio. Finally it loads 1,000
 token books (30 levels a side) and prints the process RSS.
@@ -147,13 +148,16 @@ class Clobflow:
                 self.books.on_event(ev)
 
     def make_step(self):
-        parse, on_event, book_of = self.parser.parse, self.books.on_event, self.books.book
+        parse, on_event, get = self.parser.parse, self.books.on_event, self.books.get
 
         def step(frame: bytes, ts: int) -> float | None:
+            # One imbalance per message, on its first token (in a binary market the other
+            # token's top-5 imbalance is the mirror of it).
             imb = None
             for ev in parse(frame, ts):
-                for asset in on_event(ev):
-                    imb = book_of(asset).imbalance(5)
+                touched = on_event(ev)
+                if touched:
+                    imb = get(touched[0]).book.imbalance(5)
             return imb
 
         return step
@@ -184,8 +188,8 @@ class Naive:
 
         def step(frame: bytes, ts: int) -> float | None:
             m = json.loads(frame)
-            imb = None
-            for c in m["price_changes"]:
+            changes = m["price_changes"]
+            for c in changes:
                 b = books.setdefault(c["asset_id"], {"bids": {}, "asks": {}})
                 side = b["bids"] if c["side"] == "BUY" else b["asks"]
                 p, s = float(c["price"]), float(c["size"])
@@ -193,10 +197,10 @@ class Naive:
                     side.pop(p, None)
                 else:
                     side[p] = s
-                bd = sum(v for _, v in sorted(b["bids"].items(), reverse=True)[:5])
-                ad = sum(v for _, v in sorted(b["asks"].items())[:5])
-                imb = (bd - ad) / (bd + ad) if bd + ad else None
-            return imb
+            b = books[changes[0]["asset_id"]]
+            bd = sum(v for _, v in sorted(b["bids"].items(), reverse=True)[:5])
+            ad = sum(v for _, v in sorted(b["asks"].items())[:5])
+            return (bd - ad) / (bd + ad) if bd + ad else None
 
         return step
 
