@@ -10,6 +10,7 @@ from typing import Annotated
 import msgspec
 import typer
 
+from clobflow.cli.errors import UserError
 from clobflow.book.book_set import BookSet
 from clobflow.book.trust import Reason
 from clobflow.cli.format import px, qty
@@ -51,8 +52,6 @@ def books(
     mirror: Annotated[bool, typer.Option(help="Seed a token with no snapshot from its complement's mirror.")] = True,
 ) -> None:
     """Replay a file of recorded frames through the parser and books; print the top of book."""
-    from clobflow.cli.main import UserError
-
     parser = MarketParser()
     bs = BookSet()
     enc = msgspec.json.Encoder()

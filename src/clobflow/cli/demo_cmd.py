@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from clobflow.cli.errors import UserError
 from clobflow.cli.watch_cmd import make_console, run_watch
 from clobflow.engine.market_feed import FeedConfig, FeedStartError
 from clobflow.sim.datasets import load_dataset
@@ -42,8 +43,6 @@ def demo(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per book update instead of the table.")] = False,
 ) -> None:
     """Run the local venue simulator on bundled real data and watch its books live."""
-    from clobflow.cli.main import UserError
-
     if duration <= 0 or speed <= 0:
         raise UserError("--duration and --speed must be > 0")
     console = make_console(json_out)

@@ -10,6 +10,10 @@ import sys
 
 import typer
 
+from clobflow.cli.errors import UserError
+
+__all__ = ["UserError", "app", "main"]
+
 app = typer.Typer(
     name="clobflow",
     help="Streaming trading engine for prediction markets (Polymarket first).",
@@ -26,10 +30,6 @@ def _register() -> None:
     app.command("books")(books_cmd.books)
     app.command("venue")(venue_cmd.venue)
     app.command("demo")(demo_cmd.demo)
-
-
-class UserError(Exception):
-    """An error the user can fix; printed as one line."""
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from clobflow.cli.main import UserError
+from clobflow.cli.errors import UserError
 
 if TYPE_CHECKING:
     from clobflow.sim.datasets import Dataset

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from clobflow.cli.errors import UserError
 from clobflow.book.trust import Trust
 from clobflow.cli.format import px, qty
 from clobflow.core.clock import s_to_ns
@@ -210,8 +211,6 @@ def watch(
     max_assets_per_conn: Annotated[int, typer.Option(help="Tokens per WebSocket connection (1..500).")] = 200,
 ) -> None:
     """Stream live books for markets chosen by discovery filters or explicit slugs/tokens."""
-    from clobflow.cli.main import UserError
-
     if duration is not None and duration <= 0:
         raise UserError("--duration must be > 0 seconds")
     if refresh_interval <= 0:
