@@ -5,27 +5,23 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from clobflow.core.clock import SimClock
 from clobflow.core.errors import Retryable, VenueRejected
-from clobflow.venues.polymarket.clob_rest import (
-    CLOB_PACES,
-    ClobRestClient,
+from clobflow.venues.polymarket.clob_rest import CLOB_PACES, ClobRestClient, parse_book_response
+from clobflow.venues.polymarket.http import (
     HttpRejected,
     HttpRetryable,
     Pace,
     RateLimiters,
     encode_params,
-    parse_book_response,
 )
+from tests.venues.polymarket.loopback_http import FakeTime, LoopbackHTTP
 
 REST = Path(__file__).resolve().parents[3] / "fixtures" / "polymarket" / "rest"
 BOOK = json.loads((REST / "clob_book_2024.json").read_text())
@@ -33,69 +29,14 @@ TOKEN = BOOK["asset_id"]
 S = 1_000_000_000
 
 
-class Loopback:
-    """Real HTTP on 127.0.0.1:<ephemeral>; ``routes[path](query) -> (status, body[, headers])``
-    (dict/list -> JSON, str -> raw text); records ``(path, raw query)``."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Callable[[dict[str, list[str]]], tuple]] = {}
-        self.requests: list[tuple[str, str]] = []
-        outer = self
-
-        class _H(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                url = urlsplit(self.path)
-                outer.requests.append((url.path, url.query))
-                route = outer.routes.get(url.path)
-                res = route(parse_qs(url.query)) if route else (404, {"error": "not found"})
-                status, body = res[0], res[1]
-                headers = res[2] if len(res) > 2 else {}
-                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
-        self.server.daemon_threads = True
-        self.server.block_on_close = False
-        threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def srv():
-    s = Loopback()
+    s = LoopbackHTTP()
     yield s
     s.close()
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.ns = 5 * S
-        self.sleeps: list[float] = []
-
-    def clock_ns(self) -> int:
-        return self.ns
-
-    async def sleep(self, s: float) -> None:
-        self.sleeps.append(s)
-        self.ns += int(round(s * S))
-
-
-def make(srv: Loopback, t: FakeTime | None = None, **kw: Any) -> ClobRestClient:
+def make(srv: LoopbackHTTP, t: FakeTime | None = None, **kw: Any) -> ClobRestClient:
     t = t or FakeTime()
     limiters = RateLimiters(CLOB_PACES, clock_ns=t.clock_ns, sleep=t.sleep)
     return ClobRestClient(srv.url, rate_limiter=limiters, sleep=t.sleep, **kw)
@@ -157,7 +98,7 @@ def test_paces_under_published_limits():
 # -- over HTTP -------------------------------------------------------------------------------
 
 
-async def test_book_over_http_with_injected_clock(srv: Loopback):
+async def test_book_over_http_with_injected_clock(srv: LoopbackHTTP):
     srv.routes["/book"] = book_route()
     clock = SimClock(1_700_000_000 * S)
     async with make(srv, clock=clock) as c:
@@ -168,7 +109,7 @@ async def test_book_over_http_with_injected_clock(srv: Loopback):
     assert srv.requests == [("/book", f"token_id={TOKEN}")] * 2
 
 
-async def test_book_unknown_token_is_rejected(srv: Loopback):
+async def test_book_unknown_token_is_rejected(srv: LoopbackHTTP):
     srv.routes["/book"] = book_route()
     async with make(srv) as c:
         with pytest.raises(VenueRejected) as ei:
@@ -177,7 +118,7 @@ async def test_book_unknown_token_is_rejected(srv: Loopback):
     assert "No orderbook exists" in ei.value.body and len(srv.requests) == 1
 
 
-async def test_book_for_another_token_or_malformed_is_rejected(srv: Loopback):
+async def test_book_for_another_token_or_malformed_is_rejected(srv: LoopbackHTTP):
     srv.routes["/book"] = lambda q: (200, {**BOOK, "asset_id": "999"})
     async with make(srv) as c:
         with pytest.raises(HttpRejected, match="asked for"):
@@ -187,7 +128,7 @@ async def test_book_for_another_token_or_malformed_is_rejected(srv: Loopback):
             await c.book(TOKEN)
 
 
-async def test_book_503_then_ok_and_exhausted(srv: Loopback):
+async def test_book_503_then_ok_and_exhausted(srv: LoopbackHTTP):
     n = []
 
     def flaky(q):
@@ -206,7 +147,7 @@ async def test_book_503_then_ok_and_exhausted(srv: Loopback):
     assert t.sleeps[2:] == [5.0, 5.0]  # Retry-After is honoured up to the 5 s cap
 
 
-async def test_server_time_bare_integer(srv: Loopback):
+async def test_server_time_bare_integer(srv: LoopbackHTTP):
     srv.routes["/time"] = lambda q: (200, "1765432100")
     async with make(srv) as c:
         assert await c.server_time_s() == 1765432100
@@ -219,7 +160,7 @@ async def test_server_time_bare_integer(srv: Loopback):
             await c.server_time_s()
 
 
-async def test_book_requests_are_paced(srv: Loopback):
+async def test_book_requests_are_paced(srv: LoopbackHTTP):
     srv.routes["/book"] = book_route()
     t = FakeTime()
     limiters = RateLimiters({"book": Pace(4, 1.0, burst=2), "general": Pace(1, 1.0)},

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 import pytest
@@ -31,6 +28,7 @@ from clobflow.venues.polymarket.discovery import (
     venue_clock_offset_ns,
 )
 from clobflow.venues.polymarket.gamma import GammaClient, iso_to_ns, ns_to_iso, parse_gamma_market
+from tests.venues.polymarket.loopback_http import LoopbackHTTP
 
 REST = Path(__file__).resolve().parents[3] / "fixtures" / "polymarket" / "rest"
 TEMPLATE = json.loads((REST / "gamma_market_btc_updown_5m_2026-03.json").read_text())
@@ -56,38 +54,18 @@ def updown(asset: str, start: int, interval: str = "15m", **over: Any) -> dict[s
 
 
 class GammaServer:
+    """A loopback Gamma: ``/markets`` answers from ``rows`` (or fails with ``fail_status``), and
+    ``/time`` pops the next of ``times`` (so a ``ClobRestClient`` can ask it the time too)."""
+
     def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
         self.fail_status: int | None = None
-        self.queries: list[dict[str, list[str]]] = []
         self.times: list[str] = []
-        outer = self
+        self.http = LoopbackHTTP({"/markets": self.answer, "/time": self.time})
 
-        class _H(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                url = urlsplit(self.path)
-                q = parse_qs(url.query)
-                if url.path == "/time":
-                    status, body = 200, outer.times.pop(0).encode()
-                else:
-                    outer.queries.append(q)
-                    status, body = outer.answer(q)
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
-        self.server.daemon_threads = True
-        self.server.block_on_close = False
-        threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True).start()
-
-    def answer(self, q: dict[str, list[str]]) -> tuple[int, bytes]:
+    def answer(self, q: dict[str, list[str]]) -> tuple[int, Any]:
         if self.fail_status is not None:
-            return self.fail_status, b'{"error": "down"}'
+            return self.fail_status, {"error": "down"}
         rows = self.rows
         if "slug" in q:
             rows = [r for r in rows if r["slug"] in q["slug"]]
@@ -97,15 +75,21 @@ class GammaServer:
         if q.get("closed") == ["false"]:
             rows = [r for r in rows if not r["closed"]]
         off, lim = int(q.get("offset", ["0"])[0]), int(q.get("limit", ["20"])[0])
-        return 200, json.dumps(rows[off : off + lim]).encode()
+        return 200, rows[off : off + lim]
+
+    def time(self, q: dict[str, list[str]]) -> tuple[int, str]:
+        return 200, self.times.pop(0)
+
+    @property
+    def queries(self) -> list[dict[str, list[str]]]:
+        return self.http.queries("/markets")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.http.url
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.close()
 
 
 @pytest.fixture

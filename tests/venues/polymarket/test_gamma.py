@@ -6,24 +6,13 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from clobflow.core.errors import Retryable, VenueRejected
 from clobflow.core.markets import FeeSchedule
-from clobflow.venues.polymarket.clob_rest import (
-    HttpRejected,
-    HttpRetryable,
-    Pace,
-    RateLimiter,
-    RateLimiters,
-)
 from clobflow.venues.polymarket.gamma import (
     GAMMA_PACES,
     GammaClient,
@@ -35,6 +24,14 @@ from clobflow.venues.polymarket.gamma import (
     parse_gamma_market,
     parse_gamma_markets,
 )
+from clobflow.venues.polymarket.http import (
+    HttpRejected,
+    HttpRetryable,
+    Pace,
+    RateLimiter,
+    RateLimiters,
+)
+from tests.venues.polymarket.loopback_http import FakeTime, LoopbackHTTP, Route
 
 REST = Path(__file__).resolve().parents[3] / "fixtures" / "polymarket" / "rest"
 S = 1_000_000_000
@@ -44,88 +41,14 @@ def load(name: str) -> Any:
     return json.loads((REST / name).read_text())
 
 
-# -- loopback server -------------------------------------------------------------------------
-
-Handler = Callable[[dict[str, list[str]]], tuple[int, Any] | tuple[int, Any, dict[str, str]]]
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # the timeout test hangs up on a slow handler on purpose: no traceback on stderr
-
-
-class Loopback:
-    """A real HTTP server on 127.0.0.1:<ephemeral>.
-
-    ``routes[path](query) -> (status, body[, headers])``; a dict/list body is sent as JSON,
-    a str as text. ``requests`` records ``(path, raw query)``."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Handler] = {}
-        self.requests: list[tuple[str, str]] = []
-        outer = self
-
-        class _H(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (stdlib name)
-                url = urlsplit(self.path)
-                outer.requests.append((url.path, url.query))
-                route = outer.routes.get(url.path)
-                query = parse_qs(url.query, keep_blank_values=True)
-                res = route(query) if route else (404, {"error": "no route"})
-                status, body, headers = (*res, {})[:3]
-                data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = _QuietServer(("127.0.0.1", 0), _H)
-        self.server.daemon_threads = True
-        self.server.block_on_close = False
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def queries(self, path: str) -> list[dict[str, list[str]]]:
-        return [parse_qs(q, keep_blank_values=True) for p, q in self.requests if p == path]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def srv():
-    s = Loopback()
+    s = LoopbackHTTP()
     yield s
     s.close()
 
 
-class FakeTime:
-    """Injected clock + sleep: sleeping advances the clock, nothing really waits."""
-
-    def __init__(self) -> None:
-        self.ns = 1_000 * S
-        self.sleeps: list[float] = []
-
-    def clock_ns(self) -> int:
-        return self.ns
-
-    async def sleep(self, s: float) -> None:
-        self.sleeps.append(s)
-        self.ns += int(round(s * S))
-
-
-def client(srv: Loopback, t: FakeTime | None = None, **kw: Any) -> GammaClient:
+def client(srv: LoopbackHTTP, t: FakeTime | None = None, **kw: Any) -> GammaClient:
     t = t or FakeTime()
     return GammaClient(srv.url, sleep=t.sleep, clock_ns=t.clock_ns, **kw)
 
@@ -283,7 +206,7 @@ def test_non_binary_is_skipped_with_reason():
 # -- client over loopback HTTP ---------------------------------------------------------------
 
 
-def paged_markets(rows: list[dict[str, Any]]) -> Handler:
+def paged_markets(rows: list[dict[str, Any]]) -> Route:
     def handler(q: dict[str, list[str]]):
         off, lim = int(q.get("offset", ["0"])[0]), int(q.get("limit", ["20"])[0])
         return 200, rows[off : off + lim]
@@ -291,7 +214,7 @@ def paged_markets(rows: list[dict[str, Any]]) -> Handler:
     return handler
 
 
-async def test_markets_pagination(srv: Loopback):
+async def test_markets_pagination(srv: LoopbackHTTP):
     rows = [variant(i) for i in range(250)]
     srv.routes["/markets"] = paged_markets(rows)
     async with client(srv) as g:
@@ -304,7 +227,7 @@ async def test_markets_pagination(srv: Loopback):
         assert q["active"] == ["true"] and q["closed"] == ["false"] and q["tag_slug"] == ["crypto"]
 
 
-async def test_markets_max_count_and_exact_multiple(srv: Loopback):
+async def test_markets_max_count_and_exact_multiple(srv: LoopbackHTTP):
     rows = [variant(i) for i in range(200)]
     srv.routes["/markets"] = paged_markets(rows)
     async with client(srv) as g:
@@ -316,7 +239,7 @@ async def test_markets_max_count_and_exact_multiple(srv: Loopback):
         assert len(srv.queries("/markets")) == 3
 
 
-async def test_events_pagination(srv: Loopback):
+async def test_events_pagination(srv: LoopbackHTTP):
     ev = load("gamma_events_2026.json")
     srv.routes["/events"] = paged_markets(ev * 3)
     async with client(srv, page_size=2) as g:
@@ -326,7 +249,7 @@ async def test_events_pagination(srv: Loopback):
     assert len(parse_gamma_event(events[0])[0]) == 2
 
 
-def by_key(rows: list[dict[str, Any]]) -> Handler:
+def by_key(rows: list[dict[str, Any]]) -> Route:
     def handler(q: dict[str, list[str]]):
         slugs = set(q.get("slug", []))
         toks = set(q.get("clob_token_ids", []))
@@ -336,7 +259,7 @@ def by_key(rows: list[dict[str, Any]]) -> Handler:
     return handler
 
 
-async def test_markets_by_slugs_chunked(srv: Loopback):
+async def test_markets_by_slugs_chunked(srv: LoopbackHTTP):
     rows = [variant(i) for i in range(120)]
     rows.append({**variant(500), "slug": "bad", "outcomes": "not json"})
     srv.routes["/markets"] = by_key(rows)
@@ -351,7 +274,7 @@ async def test_markets_by_slugs_chunked(srv: Loopback):
     assert skipped and skipped[0][0] == "bad" and "outcomes" in skipped[0][1]
 
 
-async def test_market_by_slug_and_token_ids(srv: Loopback):
+async def test_market_by_slug_and_token_ids(srv: LoopbackHTTP):
     real = load("gamma_market_btc_updown_5m_twap_2026-08.json")
     srv.routes["/markets"] = by_key([real])
     async with client(srv) as g:
@@ -363,7 +286,7 @@ async def test_market_by_slug_and_token_ids(srv: Loopback):
     assert srv.queries("/markets")[-1]["clob_token_ids"] == [m.no.token_id]
 
 
-async def test_429_then_success_honours_retry_after(srv: Loopback):
+async def test_429_then_success_honours_retry_after(srv: LoopbackHTTP):
     calls = []
 
     def handler(q):
@@ -378,7 +301,7 @@ async def test_429_then_success_honours_retry_after(srv: Loopback):
     assert len(calls) == 2 and t.sleeps == [2.0]
 
 
-async def test_500_exhausted_is_retryable(srv: Loopback):
+async def test_500_exhausted_is_retryable(srv: LoopbackHTTP):
     srv.routes["/markets"] = lambda q: (500, "internal error")
     t = FakeTime()
     async with client(srv, t) as g:
@@ -388,7 +311,7 @@ async def test_500_exhausted_is_retryable(srv: Loopback):
     assert len(srv.requests) == 3 and t.sleeps == [0.25, 0.5]
 
 
-async def test_404_is_rejected_without_retry(srv: Loopback):
+async def test_404_is_rejected_without_retry(srv: LoopbackHTTP):
     async with client(srv) as g:
         with pytest.raises(VenueRejected) as ei:
             await g.market_by_slug("x")  # no such route on this server: 404
@@ -397,7 +320,7 @@ async def test_404_is_rejected_without_retry(srv: Loopback):
     assert len(srv.requests) == 1
 
 
-async def test_bad_bodies_are_rejected(srv: Loopback):
+async def test_bad_bodies_are_rejected(srv: LoopbackHTTP):
     srv.routes["/markets"] = lambda q: (200, "<html>oops</html>")
     srv.routes["/events"] = lambda q: (200, {"not": "a list"})
     async with client(srv) as g:
@@ -407,14 +330,14 @@ async def test_bad_bodies_are_rejected(srv: Loopback):
             await g.events()
 
 
-async def test_network_errors_are_retryable(srv: Loopback):
+async def test_network_errors_are_retryable(srv: LoopbackHTTP):
     import time as _time
 
     srv.routes["/markets"] = lambda q: (_time.sleep(0.2), (200, []))[1]
     async with client(srv, timeout_s=0.05, max_attempts=1) as g:
         with pytest.raises(HttpRetryable, match="timeout"):
             await g.markets()
-    closed_port = Loopback()
+    closed_port = LoopbackHTTP()
     url = closed_port.url
     closed_port.close()
     t = FakeTime()
@@ -437,7 +360,7 @@ async def test_rate_limiter_burst_then_pace():
     assert [await rl.acquire() for _ in range(4)] == pytest.approx([0.0, 0.0, 0.0, 0.1])
 
 
-async def test_client_requests_are_paced(srv: Loopback):
+async def test_client_requests_are_paced(srv: LoopbackHTTP):
     srv.routes["/markets"] = lambda q: (200, [])
     t = FakeTime()
     paces = {"markets": Pace(2, 1.0), "general": Pace(100, 1.0)}

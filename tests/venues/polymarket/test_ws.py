@@ -9,7 +9,6 @@ import socket
 import time
 
 import pytest
-from fakevenue import FakeVenue, book_for, wait_until
 
 from clobflow.book.book_set import BookSet
 from clobflow.book.trust import Trust
@@ -17,6 +16,7 @@ from clobflow.core.errors import ConfigError
 from clobflow.core.events import BookSnapshot, FeedStatus, PriceChange
 from clobflow.venues.polymarket.protocol import MarketStreamConfig
 from clobflow.venues.polymarket.ws import MarketStream
+from tests.venues.polymarket.fakevenue import FakeVenue, book_for, wait_until
 
 FAST = MarketStreamConfig(
     ping_interval_s=0.2, pong_timeout_s=0.6, stall_after_s=0, reconnect_min_s=0.05,

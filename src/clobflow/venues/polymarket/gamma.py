@@ -30,11 +30,11 @@ import httpx
 
 from clobflow.core.markets import BinaryMarket, FeeSchedule, OutcomeToken
 from clobflow.core.numbers import ONE, NumberFormatError, micros_from_number
-from clobflow.venues.polymarket.clob_rest import (
+from clobflow.venues.polymarket.http import (
     HttpRejected,
     Pace,
     RateLimiters,
-    RestTransport,
+    RestClientBase,
     Sleep,
     encode_params,
 )
@@ -296,7 +296,7 @@ def parse_gamma_event(e: Mapping[str, Any]) -> tuple[list[BinaryMarket], Skipped
 # -- client ----------------------------------------------------------------------------------
 
 
-class GammaClient:
+class GammaClient(RestClientBase):
     """Async Gamma reads. Use as ``async with`` or call ``aclose()``.
 
     Query parameters sent (all documented for ``/markets`` in Gamma's OpenAPI spec, except
@@ -328,7 +328,7 @@ class GammaClient:
         self.page_size = page_size
         self.slug_chunk = slug_chunk
         limiters = rate_limiter or RateLimiters(GAMMA_PACES, clock_ns=clock_ns, sleep=sleep)
-        self.http = RestTransport(
+        super().__init__(
             base_url,
             name="gamma",
             limiters=limiters,
@@ -338,15 +338,6 @@ class GammaClient:
             backoff_s=backoff_s,
             sleep=sleep,
         )
-
-    async def __aenter__(self) -> GammaClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
     async def _list(
         self, path: str, params: Mapping[str, Any], family: str
