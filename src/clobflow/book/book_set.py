@@ -97,6 +97,11 @@ class BookSet:
     def get(self, asset_id: str) -> TrackedBook | None:
         return self._books.get(asset_id)
 
+    def get_book(self, asset_id: str) -> L2Book | None:
+        """The book of ``asset_id`` if tracked, else ``None`` (never creates one)."""
+        tb = self._books.get(asset_id)
+        return None if tb is None else tb.book
+
     def book(self, asset_id: str) -> L2Book:
         """The book of ``asset_id`` (created empty and untrusted if unknown)."""
         return self.track(asset_id).book

@@ -24,12 +24,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from clobflow.cli import books_cmd, demo_cmd, venue_cmd, watch_cmd
+    from clobflow.cli import backtest_cmd, books_cmd, demo_cmd, run_cmd, venue_cmd, watch_cmd
 
     app.command("watch")(watch_cmd.watch)
     app.command("books")(books_cmd.books)
     app.command("venue")(venue_cmd.venue)
     app.command("demo")(demo_cmd.demo)
+    app.command("backtest")(backtest_cmd.backtest)
+    app.command("run")(run_cmd.run)
 
 
 def main() -> None:

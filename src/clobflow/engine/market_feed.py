@@ -77,6 +77,8 @@ class MarketFeed:
         on_update: OnUpdate | None = None,
         on_raw: Callable[[str, int, int], None] | None = None,
         on_diff: Callable[[DiscoveryDiff], None] | None = None,
+        on_event: Callable[[object, tuple[str, ...]], None] | None = None,
+        before_events: Callable[[], None] | None = None,
         clock: LiveClock | None = None,
     ) -> None:
         self.config = config
@@ -89,6 +91,8 @@ class MarketFeed:
         self.updates: dict[str, int] = {}  # per condition id, book changes since start
         self._on_update = on_update
         self._on_diff = on_diff
+        self._on_event = on_event
+        self._before_events = before_events
         self.stream = MarketStream(
             config.ws_url, config.stream, on_events=self._on_events, on_raw=on_raw, clock=self.clock
         )
@@ -98,6 +102,7 @@ class MarketFeed:
         self._tasks: list[asyncio.Task] = []
         self._resnapshots: set[asyncio.Task] = set()
         self.last_diff: DiscoveryDiff | None = None
+        self.last_diff_seen = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -147,15 +152,22 @@ class MarketFeed:
     def _on_events(self, events: list, conn_id: int) -> None:
         books = self.books
         on_update = self._on_update
+        on_event = self._on_event
         token_market = self.token_market
         updates = self.updates
+        if self._before_events is not None:
+            # e.g. simulated execution reports due before this frame meet the book as it was
+            self._before_events()
         for ev in events:
-            for asset in books.on_event(ev):
+            touched = books.on_event(ev)
+            for asset in touched:
                 cid = token_market.get(asset)
                 if cid is not None:
                     updates[cid] += 1
                 if on_update is not None:
                     on_update(asset, ev)
+            if on_event is not None:
+                on_event(ev, touched)
         if books.resync:
             self._request_resnapshot()
 
@@ -213,11 +225,12 @@ class MarketFeed:
                 self.books.track(t).book.tick_size = self.books.book(t).tick_size or m.tick_size
             self.views[cid] = BinaryBook(m, self.books.book(m.yes.token_id), self.books.book(m.no.token_id))
             self.updates.setdefault(cid, 0)
+        if self._on_diff is not None and (diff.has_changes or not self.last_diff_seen):
+            self._on_diff(diff)  # before subscribing: consumers know a market before its events
+        self.last_diff_seen = True
         new_tokens = [t for m in diff.added for t in m.token_ids]
         if new_tokens:
             await self.stream.subscribe(new_tokens)
-        if self._on_diff is not None and diff.has_changes:
-            self._on_diff(diff)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -1,0 +1,190 @@
+"""Run configuration: one YAML (or TOML) file, a section per component, typed, frozen and
+validated at load. An unknown key or a bad value stops start-up with the key's path named
+(``strategies[0].min_imbalance: must be in (0, 1]``). Secrets never live here: they come from the
+environment by name, when a live client needs them.
+
+```yaml
+engine:   {mode: paper, starting_cash_usd: 1000, timer_interval_s: 1, store_url: null}
+sim:      {submit_latency_ms: 50, ack_latency_ms: 20, jitter_ms: 0, seed: 1}
+feed:     {ws_url: ..., gamma_url: ..., clob_url: ..., max_assets_per_conn: 200}
+risk:     {max_market_exposure_usd: 100, max_total_exposure_usd: 500, breaker_max_failures: 3, ...}
+strategies:
+  - {name: imbalance, min_imbalance: 0.5, yes_price_min: 0.3, yes_price_max: 0.7, ...}
+```
+
+Each strategy's safety keys (``max_positions``, ``cooldown_minutes``, ``min_minutes_to_close``,
+``max_signal_age_seconds``, ``max_price_deviation``, ``max_spread``, ``max_fee_rate_bps``) become
+that strategy's risk limits on top of the shared ``risk`` section.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+from clobflow.core.errors import ConfigError
+from clobflow.risk.config import RiskConfig
+from clobflow.strategies.imbalance import ImbalanceConfig
+
+Mode = Literal["backtest", "paper", "shadow", "live"]
+
+
+class EngineSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    mode: Mode = "paper"
+    starting_cash_usd: float = 1000.0
+    timer_interval_s: float = 1.0
+    store_url: str | None = None
+    live_opt_in: bool = False
+
+    def __post_init__(self) -> None:
+        if self.starting_cash_usd <= 0:
+            raise ConfigError("starting_cash_usd", "must be > 0")
+        if self.timer_interval_s <= 0:
+            raise ConfigError("timer_interval_s", "must be > 0")
+
+
+class SimSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Simulated execution: decision -> venue arrival, and arrival -> acknowledgement."""
+
+    submit_latency_ms: float = 50.0
+    ack_latency_ms: float = 20.0
+    jitter_ms: float = 0.0
+    seed: int = 1
+    trade_inference: bool = True
+
+    def __post_init__(self) -> None:
+        for k in ("submit_latency_ms", "ack_latency_ms", "jitter_ms"):
+            if getattr(self, k) < 0:
+                raise ConfigError(k, "must be >= 0")
+
+
+class FeedSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
+    gamma_url: str = "https://gamma-api.polymarket.com"
+    clob_url: str = "https://clob.polymarket.com"
+    max_assets_per_conn: int = 200
+    stall_after_s: float = 60.0
+    stale_after_s: float = 30.0
+
+
+class RiskSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Limits shared by every strategy (per-strategy limits live in the strategy section)."""
+
+    max_market_exposure_usd: float = 100.0
+    max_total_exposure_usd: float = 500.0
+    recent_order_window_s: float = 60.0
+    require_trusted_book: bool = True
+    breaker_max_failures: int = 3
+    breaker_cooloff_s: float = 300.0
+    max_drawdown_usd: float | None = None
+    max_daily_loss_usd: float | None = None
+
+
+class AppConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    engine: EngineSection = msgspec.field(default_factory=EngineSection)
+    sim: SimSection = msgspec.field(default_factory=SimSection)
+    feed: FeedSection = msgspec.field(default_factory=FeedSection)
+    risk: RiskSection = msgspec.field(default_factory=RiskSection)
+    strategies: tuple[ImbalanceConfig, ...] = (ImbalanceConfig(),)
+
+    def enabled_strategies(self) -> list[ImbalanceConfig]:
+        return [s for s in self.strategies if s.enabled]
+
+    def risk_for(self, s: ImbalanceConfig) -> RiskConfig:
+        """The risk limits of one strategy: shared section + the strategy's safety keys."""
+        r = self.risk
+        return _wrap(f"strategies[{self.strategies.index(s)}]", lambda: RiskConfig(
+            max_positions=s.max_positions,
+            one_position_per_market=True,
+            max_market_exposure_usd=r.max_market_exposure_usd,
+            max_total_exposure_usd=r.max_total_exposure_usd,
+            cooldown_s=s.cooldown_minutes * 60,
+            min_seconds_to_close=s.min_minutes_to_close * 60,
+            max_signal_age_s=s.max_signal_age_seconds,
+            max_price_deviation=s.max_price_deviation,
+            max_spread=s.max_spread,
+            max_fee_rate_bps=s.max_fee_rate_bps,
+            recent_order_window_s=r.recent_order_window_s,
+            require_trusted_book=r.require_trusted_book,
+            breaker_max_failures=r.breaker_max_failures,
+            breaker_cooloff_s=r.breaker_cooloff_s,
+            max_drawdown_usd=r.max_drawdown_usd,
+            max_daily_loss_usd=r.max_daily_loss_usd,
+        ))
+
+
+def _wrap(prefix: str, build):  # noqa: ANN001, ANN202
+    try:
+        return build()
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}.{exc.key}", exc.message) from None
+
+
+_PATH = re.compile(r"at `\$((?:\.[A-Za-z_]\w*|\[\d+\])*)`")
+_UNKNOWN = re.compile(r"unknown field `([^`]+)`")
+
+
+def parse_config(data: Any, source: str = "config") -> AppConfig:
+    """Validate a mapping (e.g. parsed YAML) into an ``AppConfig``.
+
+    Raises:
+        ConfigError: naming the offending key path, for unknown keys, wrong types or values.
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, "the top level must be a mapping of sections")
+    try:
+        cfg = msgspec.convert(data, AppConfig)
+    except msgspec.ValidationError as exc:
+        msg = str(exc)
+        m = _PATH.search(msg)
+        path = m.group(1).lstrip(".") if m else ""
+        u = _UNKNOWN.search(msg)
+        if u:
+            path = f"{path}.{u.group(1)}" if path else u.group(1)
+        raise ConfigError(path or source, msg.split(" - at ")[0]) from None
+    except ConfigError as exc:
+        # a section's own validation: find which section raised it
+        raise ConfigError(_locate(data, exc.key), exc.message) from None
+    for i, s in enumerate(cfg.strategies):
+        cfg.risk_for(s)  # validates the derived risk limits
+        if s.live and not cfg.engine.live_opt_in:
+            raise ConfigError(f"strategies[{i}].live", "live trading needs engine.live_opt_in: true")
+    names = [s.name for s in cfg.strategies]
+    if len(set(names)) != len(names):
+        raise ConfigError("strategies", f"strategy names must be unique, got {names}")
+    return cfg
+
+
+def _locate(data: dict, key: str) -> str:
+    for section in ("engine", "sim", "feed", "risk"):
+        if isinstance(data.get(section), dict) and key in data[section]:
+            return f"{section}.{key}"
+    for i, s in enumerate(data.get("strategies") or []):
+        if isinstance(s, dict) and key in s:
+            return f"strategies[{i}].{key}"
+    return key
+
+
+def load_config(path: str | Path) -> AppConfig:
+    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file and validate it.
+
+    Raises:
+        ConfigError: the file is missing or unreadable, or a key is wrong (named).
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(p), f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(p), f"not valid {'TOML' if p.suffix == '.toml' else 'YAML'}: {exc}") from None
+    return parse_config(data, str(p))

@@ -1,0 +1,426 @@
+"""The kernel: the single-threaded decision core of one run, the same in every mode.
+
+Map of one event (``on_event``; the caller has already applied it to the books):
+
+    due execution reports (latency) -> order state machine -> portfolio / strategy / journal
+    market data -> simulated matching of resting orders -> their reports, as above
+    book change -> portfolio marks -> strategy.on_book -> ctx.submit -> risk -> execution
+
+There is no ``await`` anywhere on that path. Backtest, paper, shadow (and later live) differ only
+in the clock and the execution client they hand to the kernel (``engine/modes``); the kernel
+never knows which mode it runs in beyond the name it journals.
+
+Order ids are ``{strategy}-{n}``, numbered per run, so a backtest is byte-for-byte repeatable.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from clobflow.book.binary import BinaryBook
+from clobflow.book.book_set import BookSet, TrackedBook
+from clobflow.core.clock import Clock
+from clobflow.core.events import BookSnapshot, MarketResolved, PriceChange, Side, TickSizeChange, Trade
+from clobflow.core.markets import BinaryMarket
+from clobflow.core.orders import (
+    CancelIntent,
+    Cancelled,
+    Expired,
+    Filled,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    Rejected,
+    Unknown,
+)
+from clobflow.engine.recording import RunRecorder
+from clobflow.execution.client import ExecutionClient
+from clobflow.execution.orders import Order, OrderManager
+from clobflow.observe.journal import Journal
+from clobflow.portfolio.portfolio import Portfolio
+from clobflow.risk.engine import RiskEngine
+from clobflow.strategies.base import Strategy
+
+log = logging.getLogger(__name__)
+
+
+class Kernel:
+    """Composes books, strategies, risk, execution, portfolio and journal for one run.
+
+    ``risk`` maps strategy name -> its ``RiskEngine``. ``recorder`` (optional) persists orders,
+    fills, decisions and positions off the decision path and enforces the store's
+    one-open-position rule synchronously.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        mode: str,
+        clock: Clock,
+        books: BookSet,
+        strategies: list[Strategy],
+        risk: dict[str, RiskEngine],
+        execution: ExecutionClient,
+        portfolio: Portfolio,
+        journal: Journal,
+        recorder: RunRecorder | None = None,
+        timer_interval_ns: int = 1_000_000_000,
+    ) -> None:
+        self.run_id = run_id
+        self.mode = mode
+        self.clock = clock
+        self.books = books
+        self.strategies = strategies
+        self.risk = risk
+        self.execution = execution
+        self.portfolio = portfolio
+        self.journal = journal
+        self.recorder = recorder
+        self.orders = OrderManager(on_transition=self._on_transition)
+        self.markets: dict[str, BinaryMarket] = {}
+        self.views: dict[str, BinaryBook] = {}
+        self.token_market: dict[str, str] = {}
+        self.resolved: dict[str, str] = {}  # condition id -> winning token
+        self._ctx = {s.name: StrategyCtx(self, s) for s in strategies}
+        self._order_seq: dict[str, int] = {}
+        self._entry_markets: dict[str, set[str]] = {s.name: set() for s in strategies}
+        self._position_rows: dict[tuple[str, str], int] = {}
+        self._timer_ns = timer_interval_ns
+        self._next_timer_ns = 0
+        self.started = False
+        self.max_exposure = 0  # largest total cost basis held at once (sampled)
+        self.bought: dict[str, set[str]] = {}  # condition id -> tokens bought (for reports)
+        self.counters = {"events": 0, "book_updates": 0, "orders": 0, "fills": 0, "risk_rejects": 0}
+
+    # -- markets ---------------------------------------------------------------------------
+
+    def add_market(self, m: BinaryMarket) -> None:
+        cid = m.condition_id
+        self.markets[cid] = m
+        for t in m.token_ids:
+            self.token_market[t] = cid
+        self.views[cid] = BinaryBook(m, self.books.book(m.yes.token_id), self.books.book(m.no.token_id))
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        now = self.clock.now_ns()
+        self._next_timer_ns = now + self._timer_ns
+        for s in self.strategies:
+            s.on_start(self._ctx[s.name])
+        self.started = True
+
+    def stop(self) -> None:
+        now = self.clock.now_ns()
+        self.process_due(now)
+        for s in self.strategies:
+            s.on_stop(self._ctx[s.name])
+        self._sample(now)
+
+    # -- the decision path -----------------------------------------------------------------
+
+    def on_event(self, ev: object, touched: tuple[str, ...]) -> None:
+        """Handle one market event whose book changes (``touched`` tokens) are already applied."""
+        now = self.clock.now_ns()
+        self.counters["events"] += 1
+        if now >= self._next_timer_ns:
+            self.on_timer(now)
+        self.process_due(now)
+        t = type(ev)
+        if t is PriceChange or t is BookSnapshot or t is TickSizeChange:
+            if not touched:
+                return
+            self.counters["book_updates"] += 1
+            execution = self.execution
+            books = self.books
+            for asset in touched:
+                execution.on_book(asset, books.book(asset), now)
+            self.process_due(now)
+            self._after_books(touched, now)
+        elif t is Trade:
+            self.execution.on_trade(ev, now)  # type: ignore[arg-type]
+            self.process_due(now)
+            for s in self.strategies:
+                s.on_trade(self._ctx[s.name], ev)  # type: ignore[arg-type]
+        elif t is MarketResolved:
+            self._settle(ev, now)  # type: ignore[arg-type]
+
+    def _after_books(self, touched: tuple[str, ...], now: int) -> None:
+        portfolio = self.portfolio
+        token_market = self.token_market
+        seen: list[str] = []
+        for asset in touched:
+            if portfolio.holds(asset):
+                bid = self.books.book(asset).best_bid()
+                if bid is not None:
+                    portfolio.mark(asset, bid)
+            cid = token_market.get(asset)
+            if cid is not None and cid not in seen and cid not in self.resolved:
+                seen.append(cid)
+        for cid in seen:
+            m = self.markets[cid]
+            first = next(a for a in touched if token_market.get(a) == cid)
+            for s in self.strategies:
+                s.on_book(self._ctx[s.name], m, first)
+
+    def process_due(self, now: int) -> None:
+        """Apply every execution report due by ``now`` (simulated latency, venue answers)."""
+        for report in self.execution.poll(now):
+            self._apply_report(report)
+
+    def next_due_ns(self) -> int | None:
+        return self.execution.next_due_ns()
+
+    def on_timer(self, now: int) -> None:
+        self._next_timer_ns = now + self._timer_ns
+        self.books.check_stale(now)
+        self._sample(now)
+        for s in self.strategies:
+            s.on_timer(self._ctx[s.name], now)
+
+    def _sample(self, now: int) -> None:
+        self.portfolio.sample(now)
+        exposure = self.portfolio.total_exposure()
+        if exposure > self.max_exposure:
+            self.max_exposure = exposure
+        equity = self.portfolio.equity()
+        for name, risk in self.risk.items():
+            before = risk.kill_switch.tripped
+            risk.kill_switch.update(equity, now)
+            if risk.kill_switch.tripped and not before:
+                self.journal.record(now, name, "kill_switch", risk.kill_switch.reason or "tripped",
+                                    passed=False, inputs={"equity": equity})
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def submit(self, strategy: Strategy, intent_fields: dict[str, Any], inputs: dict[str, Any] | None) -> OrderIntent | None:
+        now = self.clock.now_ns()
+        name = strategy.name
+        n = self._order_seq.get(name, 0) + 1
+        self._order_seq[name] = n
+        intent = OrderIntent(client_order_id=f"{name}-{n}", strategy=name, created_ns=now, **intent_fields)
+        risk = self.risk[name]
+        decision = risk.check(intent, _RiskView(self, name), now)
+        if not decision.ok:
+            self.counters["risk_rejects"] += 1
+            self.journal.record(now, name, "risk_reject", decision.reason, passed=False, market=intent.market,
+                                asset_id=intent.asset_id, inputs={**(inputs or {}), **decision.detail})
+            return None
+        if self.recorder is not None and intent.side == Side.BUY:
+            row = self.recorder.open_position(name, intent.market, intent.asset_id, now)
+            if row is None:
+                self.counters["risk_rejects"] += 1
+                self.journal.record(now, name, "risk_reject", "position_exists_store", passed=False,
+                                    market=intent.market, asset_id=intent.asset_id, inputs=inputs)
+                return None
+            self._position_rows[(name, intent.market)] = row
+        order = self.orders.create(intent, now)
+        self._entry_markets[name].add(intent.market)
+        risk.record_entry(intent.market, now)
+        self.counters["orders"] += 1
+        self.journal.record(now, name, "order", intent.reason or "submit", passed=True, market=intent.market,
+                            asset_id=intent.asset_id, inputs={
+                                "client_order_id": intent.client_order_id, "side": intent.side.name,
+                                "price": intent.price, "size": intent.size,
+                                "order_type": intent.order_type.value})
+        if self.recorder is not None:
+            self.recorder.order(order, now)
+        self.execution.submit(order, now)
+        self.orders.mark_submitted(intent.client_order_id, now)
+        return intent
+
+    def cancel(self, strategy: Strategy, cancel: CancelIntent) -> None:
+        order = self.orders.get(cancel.client_order_id)
+        if order is None or order.intent.strategy != strategy.name or not order.status.live:
+            return
+        self.execution.cancel(cancel.client_order_id, self.clock.now_ns())
+
+    def _apply_report(self, report: object) -> None:
+        order = self.orders.apply(report)  # type: ignore[arg-type]
+        name = order.intent.strategy
+        now = report.ts_ns  # type: ignore[attr-defined]
+        risk = self.risk.get(name)
+        t = type(report)
+        if t is Filled:
+            fill = report.fill  # type: ignore[attr-defined]
+            self.portfolio.apply_fill(fill)
+            if fill.side == Side.BUY:
+                self.bought.setdefault(fill.market, set()).add(fill.asset_id)
+            bid = self.books.book(fill.asset_id).best_bid()
+            if bid is not None:
+                self.portfolio.mark(fill.asset_id, bid)
+            self.counters["fills"] += 1
+            self.journal.record(now, name, "fill", fill.liquidity.value, passed=True, market=fill.market,
+                                asset_id=fill.asset_id, inputs={
+                                    "client_order_id": fill.client_order_id, "fill_id": fill.fill_id,
+                                    "price": fill.price, "size": fill.size, "fee": fill.fee})
+            if self.recorder is not None:
+                self.recorder.fill(fill)
+            if risk is not None:
+                risk.breaker.record_success(now)
+        elif t is Rejected or t is Unknown:
+            if risk is not None:
+                risk.breaker.record_failure(now)
+        if order.status.terminal and order.filled_size == 0:
+            self._entry_failed(order, now)
+        for s in self.strategies:
+            if s.name == name:
+                s.on_order_event(self._ctx[name], order, report)  # type: ignore[arg-type]
+        if self.recorder is not None:
+            self.recorder.order(order, now)
+
+    def _entry_failed(self, order: Order, now: int) -> None:
+        name, cid = order.intent.strategy, order.intent.market
+        if any(o.intent.market == cid for o in self.orders.open_orders(market=cid)):
+            return
+        if self.portfolio.market_size(self.markets[cid]) if cid in self.markets else 0:
+            return
+        self._entry_markets[name].discard(cid)
+        row = self._position_rows.pop((name, cid), None)
+        if row is not None and self.recorder is not None:
+            self.recorder.close_position(row, now, 0, 0, "entry_not_filled")
+
+    def _on_transition(self, order: Order, from_status: OrderStatus, to_status: OrderStatus, reason: str, ts_ns: int) -> None:
+        i = order.intent
+        self.journal.record(ts_ns, i.strategy, "order_event", to_status.value, passed=to_status not in (
+            OrderStatus.REJECTED, OrderStatus.UNKNOWN), market=i.market, asset_id=i.asset_id, inputs={
+                "client_order_id": i.client_order_id, "from": from_status.value, "reason": reason,
+                "filled": order.filled_size})
+        if self.recorder is not None:
+            self.recorder.transition(order, from_status, to_status, reason, ts_ns)
+
+    # -- settlement ------------------------------------------------------------------------
+
+    def _settle(self, ev: MarketResolved, now: int) -> None:
+        cid = ev.market
+        m = self.markets.get(cid)
+        if m is None or cid in self.resolved:
+            return
+        self.resolved[cid] = ev.winning_asset_id
+        for o in self.orders.open_orders(market=cid):
+            self.execution.cancel(o.intent.client_order_id, now)
+        result = self.portfolio.settle(m, ev.winning_asset_id, now)
+        if result is None:
+            return
+        for name in self._entry_markets:
+            if cid in self._entry_markets[name]:
+                self._entry_markets[name].discard(cid)
+                self.journal.record(now, name, "settle", "won" if result.pnl > 0 else "lost", passed=result.pnl > 0,
+                                    market=cid, asset_id=ev.winning_asset_id, inputs={
+                                        "pnl": result.pnl, "payout": result.payout, "cost": result.cost})
+                row = self._position_rows.pop((name, cid), None)
+                if row is not None and self.recorder is not None:
+                    self.recorder.close_position(row, now, result.pnl, result.fees, "settled")
+
+    # -- views for strategies and risk -----------------------------------------------------
+
+    def has_position(self, strategy: str, cid: str) -> bool:
+        if cid in self._entry_markets.get(strategy, ()):
+            return True
+        m = self.markets.get(cid)
+        return bool(m is not None and self.portfolio.market_size(m))
+
+    def open_position_count(self, strategy: str) -> int:
+        return len(self._entry_markets.get(strategy, ()))
+
+
+class StrategyCtx:
+    """The ``StrategyContext`` the kernel gives one strategy."""
+
+    __slots__ = ("_k", "_s")
+
+    def __init__(self, kernel: Kernel, strategy: Strategy) -> None:
+        self._k = kernel
+        self._s = strategy
+
+    @property
+    def now_ns(self) -> int:
+        return self._k.clock.now_ns()
+
+    def market(self, condition_id: str) -> BinaryMarket | None:
+        return self._k.markets.get(condition_id)
+
+    def markets(self) -> list[BinaryMarket]:
+        return list(self._k.markets.values())
+
+    def book(self, asset_id: str) -> TrackedBook | None:
+        return self._k.books.get(asset_id)
+
+    def view(self, condition_id: str) -> BinaryBook | None:
+        return self._k.views.get(condition_id)
+
+    def seconds_to_close(self, condition_id: str) -> float | None:
+        m = self._k.markets.get(condition_id)
+        return None if m is None else m.seconds_to_close(self._k.clock.now_ns())
+
+    def position(self, asset_id: str):  # noqa: ANN201 - PositionView
+        return self._k.portfolio.position(asset_id)
+
+    def has_position(self, condition_id: str) -> bool:
+        return self._k.has_position(self._s.name, condition_id)
+
+    def open_position_count(self) -> int:
+        return self._k.open_position_count(self._s.name)
+
+    def open_orders(self, condition_id: str | None = None) -> list[Order]:
+        return [o for o in self._k.orders.open_orders(market=condition_id) if o.intent.strategy == self._s.name]
+
+    def submit(self, *, market: str, asset_id: str, side: Side, price: int, size: int, order_type: OrderType,
+               reason: str, signal_ns: int, post_only: bool = False, expire_at_ns: int | None = None,
+               inputs: dict[str, Any] | None = None) -> OrderIntent | None:
+        return self._k.submit(self._s, {
+            "market": market, "asset_id": asset_id, "side": side, "price": price, "size": size,
+            "order_type": order_type, "signal_ns": signal_ns, "post_only": post_only,
+            "expire_at_ns": expire_at_ns, "reason": reason}, inputs)
+
+    def cancel(self, client_order_id: str, reason: str) -> None:
+        self._k.cancel(self._s, CancelIntent(client_order_id, reason))
+
+    def journal(self, action: str, reason: str, *, passed: bool, market: str = "", asset_id: str = "",
+                inputs: dict[str, Any] | None = None) -> None:
+        self._k.journal.record(self._k.clock.now_ns(), self._s.name, action, reason, passed=passed,
+                               market=market, asset_id=asset_id, inputs=inputs)
+
+
+class _RiskView:
+    """What the risk checks may read, for one strategy."""
+
+    __slots__ = ("_k", "_s")
+
+    def __init__(self, kernel: Kernel, strategy: str) -> None:
+        self._k = kernel
+        self._s = strategy
+
+    def book(self, asset_id: str) -> TrackedBook | None:
+        return self._k.books.get(asset_id)
+
+    def market(self, condition_id: str) -> BinaryMarket | None:
+        return self._k.markets.get(condition_id)
+
+    def open_position_count(self) -> int:
+        return self._k.open_position_count(self._s)
+
+    def has_position(self, market: str) -> bool:
+        return self._k.has_position(self._s, market)
+
+    def market_exposure(self, market: str) -> int:
+        m = self._k.markets.get(market)
+        return 0 if m is None else self._k.portfolio.exposure(m)
+
+    def total_exposure(self) -> int:
+        return self._k.portfolio.total_exposure()
+
+    def last_entry_ns(self, market: str) -> int | None:
+        return self._k.risk[self._s].last_entry_ns(market)
+
+    def last_order_ns(self, asset_id: str) -> int | None:
+        return self._k.orders.last_order_ns(asset_id)
+
+    def in_flight(self, market: str) -> int:
+        return sum(1 for o in self._k.orders.open_orders(market=market) if o.intent.strategy == self._s)
+
+
+# Re-exported for modes and tests.
+__all__ = ["Kernel", "StrategyCtx", "Cancelled", "Expired"]

@@ -1,0 +1,156 @@
+"""Paper and shadow modes: live (or simulator) market data into the kernel, in real time.
+
+- ``paper``: orders are matched by the simulated matching engine against the live books;
+- ``shadow``: the same decisions are journaled, nothing is placed (orders end as ``shadow``).
+
+The feed discovers markets with the strategy's filters (categories, hours to close), adds them to
+the kernel before their first event, and calls the kernel synchronously from the stream
+callback. A timer task applies execution reports as their simulated latency elapses and ticks the
+kernel's timer. ``stop()`` (or SIGINT/SIGTERM in ``run_live``) ends the run cleanly: pending
+reports applied, strategies stopped, journal and store flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from clobflow.core.clock import LiveClock, s_to_ns
+from clobflow.core.errors import ConfigError
+from clobflow.engine.config import AppConfig
+from clobflow.engine.kernel import Kernel
+from clobflow.engine.market_feed import FeedConfig, MarketFeed
+from clobflow.engine.modes import build_kernel, run_id_for, trust_policy
+from clobflow.engine.recording import RunRecorder
+from clobflow.observe.journal import Journal, JournalEntry, JsonlJournalFile
+from clobflow.venues.polymarket.discovery import DiscoveryDiff, DiscoveryFilter
+from clobflow.venues.polymarket.protocol import MarketStreamConfig
+
+LOGGED_ACTIONS = frozenset({"signal", "order", "fill", "risk_reject", "settle", "kill_switch", "breaker"})
+
+
+@dataclass
+class LiveRun:
+    run_id: str
+    kernel: Kernel
+    feed: MarketFeed
+    journal_path: Path
+
+
+def discovery_for(config: AppConfig) -> DiscoveryFilter:
+    """The union of the enabled strategies' market filters."""
+    strategies = config.enabled_strategies()
+    tags = tuple(dict.fromkeys(t for s in strategies for t in s.categories))
+    return DiscoveryFilter(
+        tags=tags,
+        max_hours_to_close=max(s.max_hours_to_close for s in strategies),
+        min_minutes_to_close=min(s.min_minutes_to_close for s in strategies),
+        limit=200,
+    )
+
+
+def line_for(e: JournalEntry) -> str:
+    """One log line for a journal entry worth a human's attention."""
+    inputs = e.inputs or {}
+    keys = ("client_order_id", "signal", "price", "size", "fee", "pnl", "imbalance", "spread")
+    detail = " ".join(f"{k}={inputs[k]}" for k in keys if k in inputs)
+    return f"{e.action:11s} {e.reason:24s} {e.market[:12]} {detail}"
+
+
+async def run_live(
+    config: AppConfig,
+    mode: str,
+    out_dir: str | Path,
+    *,
+    ws_url: str | None = None,
+    gamma_url: str | None = None,
+    clob_url: str | None = None,
+    duration_s: float | None = None,
+    log: Callable[[str], None] = print,
+    stop_event: asyncio.Event | None = None,
+) -> LiveRun:
+    """Run paper or shadow trading until ``duration_s`` passes, ``stop_event`` is set, or a
+    SIGINT/SIGTERM arrives. Returns the finished run (everything flushed)."""
+    if mode not in ("paper", "shadow"):
+        raise ConfigError("engine.mode", f"run supports paper and shadow, not {mode!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    clock = LiveClock()
+    started = clock.now_ns()
+    run_id = run_id_for(config, mode, "live", started)
+    journal_path = out / f"journal-{run_id}.jsonl"
+    jfile = JsonlJournalFile(journal_path)
+    journal = Journal([jfile])
+    journal.add_sink(lambda e: log(line_for(e)) if e.action in LOGGED_ACTIONS else None)
+    url = config.engine.store_url or f"sqlite:///{out / 'clobflow.sqlite'}"
+    recorder = RunRecorder.open(url, run_id=run_id, mode=mode, strategy_names=[
+        s.name for s in config.enabled_strategies()], config=config, started_ns=started)
+    journal.add_sink(recorder.decision)
+    f = config.feed
+    feed_cfg = FeedConfig(
+        ws_url=ws_url or f.ws_url, gamma_url=gamma_url or f.gamma_url, clob_url=clob_url or f.clob_url,
+        discovery=discovery_for(config),
+        stream=MarketStreamConfig(max_assets_per_conn=f.max_assets_per_conn, stall_after_s=f.stall_after_s,
+                                  reconnect_min_s=min(s.reconnect_min_delay for s in config.enabled_strategies()),
+                                  reconnect_max_s=max(s.reconnect_max_delay for s in config.enabled_strategies())),
+        trust=trust_policy(config, mode),
+        refresh_interval_s=min(s.subscription_refresh_interval for s in config.enabled_strategies()),
+    )
+    holder: list[Kernel] = []
+
+    def on_diff(diff: DiscoveryDiff) -> None:
+        for m in list(diff.added) + list(diff.changed):
+            holder[0].add_market(m)
+
+    feed = MarketFeed(feed_cfg, clock=clock, on_diff=on_diff,
+                      on_event=lambda ev, touched: holder[0].on_event(ev, touched),
+                      before_events=lambda: holder[0].process_due(clock.now_ns()))
+    kernel = build_kernel(config, mode=mode, run_id=run_id, clock=clock, books=feed.books,
+                          journal=journal, recorder=recorder)
+    holder.append(kernel)
+    stop = stop_event or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):
+            pass
+    timer_ns = s_to_ns(config.engine.timer_interval_s)
+    try:
+        kernel.start()
+        await feed.start()
+        log(f"{mode} run {run_id}: {len(feed.markets)} markets from {feed_cfg.gamma_url}")
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        next_timer = clock.now_ns() + timer_ns
+        while not stop.is_set():
+            now = clock.now_ns()
+            due = kernel.next_due_ns()
+            wake = min(next_timer, due) if due is not None else next_timer
+            timeout = max(0.0, (wake - now) / 1e9)
+            if deadline is not None:
+                timeout = min(timeout, max(0.0, deadline - time.monotonic()))
+            try:
+                await asyncio.wait_for(stop.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            now = clock.now_ns()
+            kernel.process_due(now)
+            if now >= next_timer:
+                kernel.on_timer(now)
+                next_timer = now + timer_ns
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await feed.stop()
+        kernel.stop()
+        jfile.close()
+        recorder.close(kernel, clock.now_ns())
+    return LiveRun(run_id, kernel, feed, journal_path)

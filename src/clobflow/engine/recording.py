@@ -1,0 +1,98 @@
+"""Persisting a run: the kernel's bridge to the SQL store.
+
+Orders, transitions, fills and decisions go through the ``StoreWriter`` (a bounded queue drained
+by a background thread), so the decision path only appends a record. Opening and closing a
+position are synchronous: the store's partial unique index answers "is there already an open
+position for (strategy, market, mode)?" atomically across processes, and that answer is
+needed before an order is sent.
+
+``close()`` flushes the writer; when it returns, every record handed over is committed (or the
+error is raised, with the records kept).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from clobflow.core.orders import Fill, OrderStatus
+from clobflow.execution.orders import Order
+from clobflow.observe.journal import JournalEntry
+from clobflow.store.errors import DuplicatePosition
+from clobflow.store.records import DecisionRow, FillRow, OrderRow, TransitionRow
+from clobflow.store.store import Store
+from clobflow.store.writer import StoreWriter
+
+
+class RunRecorder:
+    def __init__(self, store: Store, writer: StoreWriter, *, run_id: str, mode: str) -> None:
+        self.store = store
+        self.writer = writer
+        self.run_id = run_id
+        self.mode = mode
+        self._transition_seq: dict[str, int] = {}
+
+    @classmethod
+    def open(cls, url: str, *, run_id: str, mode: str, strategy_names: list[str], config: object,
+             started_ns: int = 0) -> RunRecorder:
+        """Connect, migrate to the current schema, register the run and start the writer."""
+        store = Store(url)
+        store.migrate()
+        store.start_run(run_id, mode, ",".join(strategy_names), msgspec.json.encode(config).decode(), started_ns)
+        writer = StoreWriter(store).start()
+        return cls(store, writer, run_id=run_id, mode=mode)
+
+    # -- synchronous -----------------------------------------------------------------------
+
+    def open_position(self, strategy: str, market: str, asset_id: str, now_ns: int) -> int | None:
+        """Claim the (strategy, market, mode) position; ``None`` if one is already open."""
+        try:
+            return self.store.open_position(self.run_id, strategy, market, self.mode, asset_id, 0, 0, now_ns)
+        except DuplicatePosition:
+            return None
+
+    def close_position(self, row_id: int, now_ns: int, realized_pnl: int, fees: int, reason: str) -> None:
+        # Pending fill and order rows must land first so the position reads consistently.
+        self.store.close_position(row_id, now_ns, realized_pnl, fees, reason)
+
+    # -- queued ----------------------------------------------------------------------------
+
+    def decision(self, e: JournalEntry) -> None:
+        self.writer.submit(DecisionRow(
+            run_id=self.run_id, seq=e.seq, ts_ns=e.ts_ns, strategy=e.strategy, market=e.market,
+            action=e.action, reason=e.reason, passed=e.passed, inputs_json=e.inputs or {},
+            asset_id=e.asset_id or None,
+        ))
+
+    def order(self, order: Order, now_ns: int) -> None:
+        self.writer.submit(OrderRow.from_intent(
+            order.intent, self.run_id, status=order.status.value, filled_size=order.filled_size,
+            avg_price=order.avg_price or None, updated_ns=now_ns,
+            venue_order_id=order.venue_order_id or None, reason=order.last_reason or order.intent.reason,
+        ))
+
+    def transition(self, order: Order, from_status: OrderStatus, to_status: OrderStatus, reason: str,
+                   ts_ns: int) -> None:
+        coid = order.intent.client_order_id
+        seq = self._transition_seq.get(coid, 0) + 1
+        self._transition_seq[coid] = seq
+        if seq == 1:
+            # The order row must exist before its first transition (foreign key).
+            self.order(order, ts_ns)
+        self.writer.submit(TransitionRow(
+            client_order_id=coid, run_id=self.run_id, seq=seq, ts_ns=ts_ns,
+            from_status=from_status.value, to_status=to_status.value, reason=reason,
+        ))
+
+    def fill(self, fill: Fill) -> None:
+        self.writer.submit(FillRow.from_fill(fill, self.run_id))
+
+    # -- end -------------------------------------------------------------------------------
+
+    def close(self, kernel: object, now_ns: int, status: str = "finished") -> None:
+        """Flush everything, record the run's summary, close the store."""
+        try:
+            self.writer.close()
+            summary = getattr(kernel, "counters", {})
+            self.store.finish_run(self.run_id, now_ns, status, summary)
+        finally:
+            self.store.close()

@@ -1,0 +1,1 @@
+"""Observability: the decision journal (and, later, counterfactuals, metrics, health, alerts)."""

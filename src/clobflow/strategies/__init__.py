@@ -1,0 +1,1 @@
+"""Strategies: pure decision code that sees a small context and expresses intents."""
