@@ -133,3 +133,65 @@ def test_unreachable_endpoints_give_one_clear_line():
 )
 def test_bad_arguments_name_what_is_wrong(args, needle):
     assert_one_line_error(clobflow(*args), needle)
+
+
+def test_backtest_cli_writes_the_report(tmp_path):
+    res = clobflow("backtest", "--data", "pm-btc1h-l2-1s", "--out", str(tmp_path), "--no-progress", timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "win rate" in res.stdout and "P&L gross" in res.stdout
+    for name in ("journal.jsonl", "report.txt", "report.json", "markets.csv", "equity.csv", "equity.png", "clobflow.sqlite"):
+        assert (tmp_path / name).exists(), name
+
+
+def test_backtest_cli_bad_config_is_one_line(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("strategies:\n  - name: imbalance\n    min_imbalanse: 0.4\n")
+    assert_one_line_error(clobflow("backtest", "--config", str(cfg), "--out", str(tmp_path)), "min_imbalanse")
+
+
+def test_run_refuses_live_mode():
+    assert_one_line_error(clobflow("run", "--mode", "live"), "live")
+
+
+def test_run_stops_cleanly_on_sigterm_with_everything_flushed(tmp_path):
+    import signal
+    import time
+
+    port = free_port()
+    venue = subprocess.Popen(
+        [sys.executable, "-m", "clobflow.cli.main", "venue", "--dataset", "pm-btc15m-tob-1s", "--port", str(port),
+         "--speed", "20", "--duration", "90"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "ws://127.0.0.1" in venue.stdout.readline()
+        url = f"http://127.0.0.1:{port}"
+        run = subprocess.Popen(
+            [sys.executable, "-m", "clobflow.cli.main", "run", "--mode", "paper", "--out", str(tmp_path),
+             "--ws-url", f"ws://127.0.0.1:{port}/ws/market", "--gamma-url", url, "--clob-url", url],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        journal = None
+        while time.monotonic() < deadline:
+            found = list(tmp_path.glob("journal-*.jsonl"))
+            if found and found[0].stat().st_size > 0 or (found and time.monotonic() > deadline - 20):
+                journal = found[0]
+                break
+            time.sleep(0.2)
+        time.sleep(3)
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=30)
+        assert run.returncode == 0, err
+        assert "paper run" in out and "decisions" in out  # the start line and the final report
+        assert journal is not None and journal.stat().st_size > 0
+        assert (tmp_path / "report.txt").exists()
+        from clobflow.store.store import Store
+
+        store = Store(f"sqlite:///{tmp_path / 'clobflow.sqlite'}")
+        try:
+            run_id = journal.stem.removeprefix("journal-")
+            assert store.run(run_id)["status"] == "finished"
+            assert len(store.decisions(run_id)) == sum(1 for line in journal.open() if line.strip())
+        finally:
+            store.close()
+    finally:
+        venue.terminate()
+        venue.wait(10)

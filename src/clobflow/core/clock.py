@@ -58,3 +58,40 @@ def ms_to_ns(ms: int) -> int:
 def s_to_ns(seconds: float) -> int:
     """Seconds (a config value, may be fractional) to integer nanoseconds."""
     return int(round(seconds * NS_PER_S))
+
+
+class VenueTimeClock:
+    """Market time for live modes: the latest venue timestamp seen, advanced by local time
+    elapsed since it arrived. Never goes backwards.
+
+    Against the real venue it tracks the venue's clock (minus one-way latency); against a
+    simulator replaying old data it *is* the replay's clock, so decisions about time to close,
+    cooldowns and signal age read the same as in a backtest of that data.
+    """
+
+    __slots__ = ("_local", "_venue_ns", "_local_at", "_last")
+
+    def __init__(self, local: Clock | None = None) -> None:
+        self._local = local or LiveClock()
+        self._venue_ns = 0
+        self._local_at = 0
+        self._last = 0
+
+    def observe(self, ts_venue_ns: int) -> None:
+        """Note a venue timestamp (0 = none) from an event just received. The first one sets
+        the clock outright (until then it reads local time)."""
+        if ts_venue_ns > 0:
+            if self._venue_ns == 0:
+                self._last = 0
+            self._venue_ns = ts_venue_ns
+            self._local_at = self._local.now_ns()
+
+    def now_ns(self) -> int:
+        if self._venue_ns == 0:
+            now = self._local.now_ns()
+        else:
+            now = self._venue_ns + (self._local.now_ns() - self._local_at)
+        if now < self._last:
+            return self._last
+        self._last = now
+        return now

@@ -10,7 +10,9 @@ There is no ``await`` anywhere on that path. Backtest, paper, shadow (and later 
 in the clock and the execution client they hand to the kernel (``engine/modes``); the kernel
 never knows which mode it runs in beyond the name it journals.
 
-Order ids are ``{strategy}-{n}``, numbered per run, so a backtest is byte-for-byte repeatable.
+Order ids are ``{run tag}-{strategy}-{n}``: unique across runs sharing one store (the tag comes
+from the run id), numbered per run, and deterministic for a backtest (whose run id is a hash of
+its inputs), so a backtest is byte-for-byte repeatable.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class Kernel:
         self.resolved: dict[str, str] = {}  # condition id -> winning token
         self._ctx = {s.name: StrategyCtx(self, s) for s in strategies}
         self._order_seq: dict[str, int] = {}
+        self._run_tag = run_id.rsplit("-", 1)[-1][:8]
         self._entry_markets: dict[str, set[str]] = {s.name: set() for s in strategies}
         self._position_rows: dict[tuple[str, str], int] = {}
         self._timer_ns = timer_interval_ns
@@ -125,7 +128,8 @@ class Kernel:
         """Handle one market event whose book changes (``touched`` tokens) are already applied."""
         now = self.clock.now_ns()
         self.counters["events"] += 1
-        if now >= self._next_timer_ns:
+        if now >= self._next_timer_ns or now < self._next_timer_ns - 2 * self._timer_ns:
+            # (the second case: market time was re-based, e.g. the first venue timestamp)
             self.on_timer(now)
         self.process_due(now)
         t = type(ev)
@@ -173,6 +177,9 @@ class Kernel:
     def next_due_ns(self) -> int | None:
         return self.execution.next_due_ns()
 
+    def timer_due(self, now: int) -> bool:
+        return now >= self._next_timer_ns or now < self._next_timer_ns - 2 * self._timer_ns
+
     def on_timer(self, now: int) -> None:
         self._next_timer_ns = now + self._timer_ns
         self.books.check_stale(now)
@@ -200,7 +207,7 @@ class Kernel:
         name = strategy.name
         n = self._order_seq.get(name, 0) + 1
         self._order_seq[name] = n
-        intent = OrderIntent(client_order_id=f"{name}-{n}", strategy=name, created_ns=now, **intent_fields)
+        intent = OrderIntent(client_order_id=f"{self._run_tag}-{name}-{n}", strategy=name, created_ns=now, **intent_fields)
         risk = self.risk[name]
         decision = risk.check(intent, _RiskView(self, name), now)
         if not decision.ok:
@@ -260,6 +267,8 @@ class Kernel:
                 self.recorder.fill(fill)
             if risk is not None:
                 risk.breaker.record_success(now)
+            if fill.side == Side.SELL:
+                self._maybe_exited(order, now)
         elif t is Rejected or t is Unknown:
             if risk is not None:
                 risk.breaker.record_failure(now)
@@ -270,6 +279,19 @@ class Kernel:
                 s.on_order_event(self._ctx[name], order, report)  # type: ignore[arg-type]
         if self.recorder is not None:
             self.recorder.order(order, now)
+
+    def _maybe_exited(self, order: Order, now: int) -> None:
+        """A sell that brought the market's holdings back to zero closes the position (the
+        strategy's cooldown, not the position rule, governs re-entry)."""
+        name, cid = order.intent.strategy, order.intent.market
+        m = self.markets.get(cid)
+        if m is None or self.portfolio.market_size(m) or self.orders.open_orders(market=cid):
+            return
+        self._entry_markets[name].discard(cid)
+        row = self._position_rows.pop((name, cid), None)
+        s = self.portfolio.summary(m)
+        if row is not None and self.recorder is not None and s is not None:
+            self.recorder.close_position(row, now, s.realized, s.fees, "exited")
 
     def _entry_failed(self, order: Order, now: int) -> None:
         name, cid = order.intent.strategy, order.intent.market

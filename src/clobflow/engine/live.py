@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from clobflow.core.clock import LiveClock, s_to_ns
+from clobflow.core.clock import LiveClock, VenueTimeClock, s_to_ns
 from clobflow.core.errors import ConfigError
 from clobflow.engine.config import AppConfig
 from clobflow.engine.kernel import Kernel
@@ -72,6 +72,7 @@ async def run_live(
     duration_s: float | None = None,
     log: Callable[[str], None] = print,
     stop_event: asyncio.Event | None = None,
+    on_started: Callable[[LiveRun], None] | None = None,
 ) -> LiveRun:
     """Run paper or shadow trading until ``duration_s`` passes, ``stop_event`` is set, or a
     SIGINT/SIGTERM arrives. Returns the finished run (everything flushed)."""
@@ -79,14 +80,15 @@ async def run_live(
         raise ConfigError("engine.mode", f"run supports paper and shadow, not {mode!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    clock = LiveClock()
-    started = clock.now_ns()
+    local = LiveClock()
+    clock = VenueTimeClock(local)  # the kernel's market time: follows the venue's timestamps
+    started = local.now_ns()
     run_id = run_id_for(config, mode, "live", started)
     journal_path = out / f"journal-{run_id}.jsonl"
     jfile = JsonlJournalFile(journal_path)
     journal = Journal([jfile])
     journal.add_sink(lambda e: log(line_for(e)) if e.action in LOGGED_ACTIONS else None)
-    url = config.engine.store_url or f"sqlite:///{out / 'clobflow.sqlite'}"
+    url = config.engine.store_url or f"sqlite:///{out / 'clobflow.sqlite'}"  # noqa: E501
     recorder = RunRecorder.open(url, run_id=run_id, mode=mode, strategy_names=[
         s.name for s in config.enabled_strategies()], config=config, started_ns=started)
     journal.add_sink(recorder.decision)
@@ -106,9 +108,15 @@ async def run_live(
         for m in list(diff.added) + list(diff.changed):
             holder[0].add_market(m)
 
-    feed = MarketFeed(feed_cfg, clock=clock, on_diff=on_diff,
+    def before_events(events: list) -> None:
+        # the frame's venue time moves market time first, so reports due by then are applied
+        # against the books as they were before this frame
+        clock.observe(max((getattr(e, "ts_venue_ns", 0) for e in events), default=0))
+        holder[0].process_due(clock.now_ns())
+
+    feed = MarketFeed(feed_cfg, clock=local, on_diff=on_diff,
                       on_event=lambda ev, touched: holder[0].on_event(ev, touched),
-                      before_events=lambda: holder[0].process_due(clock.now_ns()))
+                      before_events=before_events)
     kernel = build_kernel(config, mode=mode, run_id=run_id, clock=clock, books=feed.books,
                           journal=journal, recorder=recorder)
     holder.append(kernel)
@@ -126,13 +134,13 @@ async def run_live(
         kernel.start()
         await feed.start()
         log(f"{mode} run {run_id}: {len(feed.markets)} markets from {feed_cfg.gamma_url}")
+        if on_started is not None:
+            on_started(LiveRun(run_id, kernel, feed, journal_path))
         deadline = None if duration_s is None else time.monotonic() + duration_s
-        next_timer = clock.now_ns() + timer_ns
         while not stop.is_set():
             now = clock.now_ns()
             due = kernel.next_due_ns()
-            wake = min(next_timer, due) if due is not None else next_timer
-            timeout = max(0.0, (wake - now) / 1e9)
+            timeout = timer_ns / 1e9 if due is None else min(timer_ns / 1e9, max(0.0, (due - now) / 1e9))
             if deadline is not None:
                 timeout = min(timeout, max(0.0, deadline - time.monotonic()))
             try:
@@ -141,9 +149,8 @@ async def run_live(
                 pass
             now = clock.now_ns()
             kernel.process_due(now)
-            if now >= next_timer:
+            if kernel.timer_due(now):
                 kernel.on_timer(now)
-                next_timer = now + timer_ns
             if deadline is not None and time.monotonic() >= deadline:
                 break
     finally:
@@ -152,5 +159,5 @@ async def run_live(
         await feed.stop()
         kernel.stop()
         jfile.close()
-        recorder.close(kernel, clock.now_ns())
+        recorder.close(kernel, clock.now_ns())  # market time of the last event
     return LiveRun(run_id, kernel, feed, journal_path)

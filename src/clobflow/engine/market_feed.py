@@ -78,7 +78,7 @@ class MarketFeed:
         on_raw: Callable[[str, int, int], None] | None = None,
         on_diff: Callable[[DiscoveryDiff], None] | None = None,
         on_event: Callable[[object, tuple[str, ...]], None] | None = None,
-        before_events: Callable[[], None] | None = None,
+        before_events: Callable[[list], None] | None = None,
         clock: LiveClock | None = None,
     ) -> None:
         self.config = config
@@ -157,7 +157,7 @@ class MarketFeed:
         updates = self.updates
         if self._before_events is not None:
             # e.g. simulated execution reports due before this frame meet the book as it was
-            self._before_events()
+            self._before_events(events)
         for ev in events:
             touched = books.on_event(ev)
             for asset in touched:

@@ -1,0 +1,115 @@
+"""Paper and shadow modes against the local venue simulator over real loopback sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from clobflow.engine.config import parse_config
+from clobflow.engine.live import LiveRun, run_live
+from clobflow.observe.journal import read_journal
+from clobflow.sim.datasets import load_dataset
+from clobflow.sim.venue import VenueServer
+from clobflow.store.store import Store
+
+SPEED = 30
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return load_dataset("pm-btc15m-tob-1s", limit_markets=6)
+
+
+def config(mode: str):
+    return parse_config({
+        "engine": {"mode": mode, "timer_interval_s": 0.2},
+        "feed": {"stall_after_s": 0},
+        "strategies": [{"name": "imbalance", "reconnect_min_delay": 0.05, "reconnect_max_delay": 0.2,
+                        "subscription_refresh_interval": 2}],
+    })
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def until(cond, timeout: float = 15.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def _run(ds, mode: str, out, seconds: float):
+    start = ds.markets[1].start_ns - 5 * 10**9
+    async with VenueServer(ds, speed=SPEED, start_at_ns=start) as server:
+        return await run_live(config(mode), mode, out, ws_url=server.ws_url, gamma_url=server.http_url,
+                              clob_url=server.http_url, duration_s=seconds, log=lambda s: None)
+
+
+def _decisions(path):
+    return [(e.action, e.reason, e.market) for e in read_journal(path) if e.action in ("signal", "order", "risk_reject")]
+
+
+async def test_shadow_journals_the_same_decisions_as_paper_and_places_nothing(ds, tmp_path):
+    paper = await _run(ds, "paper", tmp_path / "paper", 6)
+    shadow = await _run(ds, "shadow", tmp_path / "shadow", 6)
+    p, s = _decisions(paper.journal_path), _decisions(shadow.journal_path)
+    assert p and ("order", "buy_no", ds.markets[1].condition_id) in p
+    n = min(len(p), len(s))
+    assert n >= 2 and p[:n] == s[:n]
+    assert paper.kernel.counters["fills"] >= 1
+    assert shadow.kernel.counters["fills"] == 0 and shadow.kernel.portfolio.total_exposure() == 0
+    assert shadow.kernel.execution.submitted  # every intent recorded, nothing executed
+    store = Store(f"sqlite:///{tmp_path / 'shadow' / 'clobflow.sqlite'}")
+    try:
+        assert store.fills(shadow.run_id) == []
+        assert {o["status"] for o in store.orders(shadow.run_id)} <= {"submitted", "cancelled"}
+    finally:
+        store.close()
+
+
+async def test_paper_trades_journals_and_survives_a_simulator_restart(ds, tmp_path):
+    port = free_port()
+    start = ds.markets[1].start_ns - 5 * 10**9
+    server = VenueServer(ds, port=port, speed=SPEED, start_at_ns=start)
+    await server.start()
+    stop = asyncio.Event()
+    holder: list[LiveRun] = []
+    url = f"http://127.0.0.1:{port}"
+    task = asyncio.create_task(run_live(config("paper"), "paper", tmp_path, ws_url=f"ws://127.0.0.1:{port}/ws/market",
+                                        gamma_url=url, clob_url=url, log=lambda s: None, stop_event=stop,
+                                        on_started=holder.append))
+    try:
+        await until(lambda: holder and holder[0].kernel.counters["fills"] >= 1)
+        run = holder[0]
+        resume_at = server.now_ns()
+        await server.stop()  # the venue goes away...
+        await until(lambda: run.feed.stream.stats()["connect_failures"] + run.feed.stream.stats()["reconnects"] >= 1)
+        events_before = run.kernel.counters["events"]
+        server = VenueServer(ds, port=port, speed=SPEED, start_at_ns=resume_at)  # ...and comes back
+        await server.start()
+        await until(lambda: run.kernel.counters["events"] > events_before + 50)
+        assert run.feed.stream.stats()["opens"] >= 2
+        books_ok = [run.feed.books.get(t) for m in run.feed.markets.values() for t in m.token_ids]
+        await until(lambda: any(b is not None and b.trusted for b in books_ok))
+    finally:
+        stop.set()
+        result = await asyncio.wait_for(task, 20)
+        await server.stop()
+    k = result.kernel
+    assert k.counters["fills"] >= 1
+    entries = read_journal(result.journal_path)
+    assert [e for e in entries if e.action == "fill"]
+    store = Store(f"sqlite:///{tmp_path / 'clobflow.sqlite'}")
+    try:
+        assert len(store.fills(result.run_id)) == k.counters["fills"]  # flushed on stop
+        assert store.run(result.run_id)["status"] == "finished"
+    finally:
+        store.close()
