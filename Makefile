@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/clobflow demo --duration 30
+	$(BIN)/clobflow demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -83,7 +83,7 @@ def test_books_missing_file_is_one_line():
 
 
 def test_demo_json_streams_trusted_books_from_the_simulator():
-    res = clobflow("demo", "--duration", "4", "--speed", "5", "--json", timeout=90)
+    res = clobflow("demo", "--watch", "--duration", "4", "--speed", "5", "--json", timeout=90)
     assert res.returncode == 0, res.stderr
     rows = [json.loads(line) for line in res.stdout.splitlines()]
     assert len(rows) >= 10

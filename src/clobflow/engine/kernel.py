@@ -138,9 +138,9 @@ class Kernel:
                 return
             self.counters["book_updates"] += 1
             execution = self.execution
-            books = self.books
+            get_book = self.books.get_book
             for asset in touched:
-                execution.on_book(asset, books.book(asset), now)
+                execution.on_book(asset, get_book(asset), now)
             self.process_due(now)
             self._after_books(touched, now)
         elif t is Trade:
@@ -157,7 +157,7 @@ class Kernel:
         seen: list[str] = []
         for asset in touched:
             if portfolio.holds(asset):
-                bid = self.books.book(asset).best_bid()
+                bid = self.books.get_book(asset).best_bid()
                 if bid is not None:
                     portfolio.mark(asset, bid)
             cid = token_market.get(asset)
@@ -171,6 +171,9 @@ class Kernel:
 
     def process_due(self, now: int) -> None:
         """Apply every execution report due by ``now`` (simulated latency, venue answers)."""
+        due = self.execution.next_due_ns()
+        if due is None or due > now:
+            return
         for report in self.execution.poll(now):
             self._apply_report(report)
 

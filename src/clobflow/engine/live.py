@@ -21,6 +21,7 @@ from pathlib import Path
 
 from clobflow.core.clock import LiveClock, VenueTimeClock, s_to_ns
 from clobflow.core.errors import ConfigError
+from clobflow.core.numbers import format_micros
 from clobflow.engine.config import AppConfig
 from clobflow.engine.kernel import Kernel
 from clobflow.engine.market_feed import FeedConfig, MarketFeed
@@ -53,12 +54,24 @@ def discovery_for(config: AppConfig) -> DiscoveryFilter:
     )
 
 
+_MICROS = frozenset({"price", "size", "fee", "pnl", "spread", "payout", "cost"})
+
+
 def line_for(e: JournalEntry) -> str:
-    """One log line for a journal entry worth a human's attention."""
+    """One log line for a journal entry worth a human's attention (micro-units as decimals)."""
     inputs = e.inputs or {}
-    keys = ("client_order_id", "signal", "price", "size", "fee", "pnl", "imbalance", "spread")
-    detail = " ".join(f"{k}={inputs[k]}" for k in keys if k in inputs)
-    return f"{e.action:11s} {e.reason:24s} {e.market[:12]} {detail}"
+    keys = ("client_order_id", "price", "size", "fee", "pnl", "imbalance", "spread")
+    parts = []
+    for k in keys:
+        if k not in inputs:
+            continue
+        v = inputs[k]
+        if k in _MICROS and isinstance(v, int):
+            v = format_micros(v)
+        elif isinstance(v, float):
+            v = f"{v:+.3f}"
+        parts.append(f"{k}={v}")
+    return f"{e.action:11s} {e.reason:24s} {e.market[:12]} {' '.join(parts)}"
 
 
 async def run_live(
