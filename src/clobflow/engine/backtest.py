@@ -2,9 +2,14 @@
 simulated clock driven by the frames' receive times. Deterministic: the same recording and
 config give a byte-identical journal.
 
-The loop per frame: move the clock to the frame's receive time, apply the execution reports due
-by then (simulated latency: an order arriving before this frame meets the book as it was), parse
-the frame, apply each event to the books, and hand it to the kernel.
+Market time is the same rule as in live modes (``VenueTimeClock``): the latest venue timestamp,
+advanced by receive time elapsed since. For converted data (receive = venue time) that is the
+receive clock itself; for a recording of a simulator replaying old data it is the replay's own
+time, so a backtest of the recording decides exactly like a backtest of its source.
+
+The loop per frame: parse it, move the clocks (receive time, then the frame's venue time), apply
+the execution reports due by then (an order arriving before this frame meets the book as it
+was), then apply each event to the books and hand it to the kernel.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clobflow.book.book_set import BookSet
-from clobflow.core.clock import SimClock
+from clobflow.core.clock import SimClock, VenueTimeClock
 from clobflow.engine.config import AppConfig
 from clobflow.engine.kernel import Kernel
 from clobflow.engine.modes import build_kernel, run_id_for, trust_policy
@@ -62,7 +67,8 @@ def run_backtest(
         s.name for s in config.enabled_strategies()], config=config)
     journal.add_sink(recorder.decision)
     frames = dataset.frames
-    clock = SimClock(frames[0].ts_recv_ns if frames else 0)
+    recv_clock = SimClock(frames[0].ts_recv_ns if frames else 0)
+    clock = VenueTimeClock(recv_clock)
     books = BookSet(trust_policy(config, "backtest"))
     parser = MarketParser()
     kernel = build_kernel(config, mode="backtest", run_id=run_id, clock=clock, books=books,
@@ -77,11 +83,15 @@ def run_backtest(
         on_event = kernel.on_event
         process_due = kernel.process_due
         step = max(1, total // 200)
+        observe = clock.observe
         for i, fr in enumerate(frames):
             ts = fr.ts_recv_ns
-            clock.set(ts)
-            process_due(ts)
-            for ev in parse(fr.frame, ts):
+            recv_clock.set(ts)
+            events = parse(fr.frame, ts)
+            for ev in events:
+                observe(getattr(ev, "ts_venue_ns", 0))
+            process_due(clock.now_ns())
+            for ev in events:
                 on_event(ev, on_book_event(ev))
             if progress is not None and i % step == 0:
                 progress(i, total)
