@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
 import time
 from typing import Annotated
@@ -20,6 +19,7 @@ from clobflow.cli.format import px, qty
 from clobflow.core.clock import s_to_ns
 from clobflow.core.errors import ConfigError
 from clobflow.core.numbers import format_micros
+from clobflow.engine.lifecycle import install_stop_signals, wait_for_stop
 from clobflow.engine.market_feed import (
     POLYMARKET_CLOB_URL,
     POLYMARKET_GAMMA_URL,
@@ -103,12 +103,7 @@ async def run_watch(config: FeedConfig, *, json_out: bool, duration_s: float | N
     """Run the feed and render until ``duration_s`` passes or a signal arrives. Returns the
     number of book updates seen."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
+    uninstall_signals = install_stop_signals(stop)
     feed: MarketFeed
     enc = msgspec.json.Encoder()
     out = sys.stdout
@@ -159,10 +154,7 @@ async def run_watch(config: FeedConfig, *, json_out: bool, duration_s: float | N
                 timeout = 0.25
                 if deadline is not None:
                     timeout = min(timeout, max(0.0, deadline - time.monotonic()))
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout)
-                except asyncio.TimeoutError:
-                    pass
+                await wait_for_stop(stop, timeout)
                 now = time.monotonic()
                 if now - last_t >= 1.0:
                     counts = dict(feed.updates)
@@ -188,6 +180,7 @@ async def run_watch(config: FeedConfig, *, json_out: bool, duration_s: float | N
             console.print(build_table(feed, rates, f"final — {seen} book updates"))
         return seen
     finally:
+        uninstall_signals()
         await feed.stop()
 
 

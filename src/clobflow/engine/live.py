@@ -13,7 +13,6 @@ reports applied, strategies stopped, journal and store flushed.
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from clobflow.core.errors import ConfigError
 from clobflow.core.numbers import format_micros
 from clobflow.engine.config import AppConfig
 from clobflow.engine.kernel import Kernel
+from clobflow.engine.lifecycle import install_stop_signals, wait_for_stop
 from clobflow.engine.market_feed import FeedConfig, MarketFeed
 from clobflow.engine.modes import build_kernel, run_id_for, trust_policy
 from clobflow.engine.recording import RunRecorder
@@ -134,14 +134,7 @@ async def run_live(
                           journal=journal, recorder=recorder)
     holder.append(kernel)
     stop = stop_event or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError):
-            pass
+    uninstall_signals = install_stop_signals(stop)
     timer_ns = s_to_ns(config.engine.timer_interval_s)
     try:
         kernel.start()
@@ -156,10 +149,7 @@ async def run_live(
             timeout = timer_ns / 1e9 if due is None else min(timer_ns / 1e9, max(0.0, (due - now) / 1e9))
             if deadline is not None:
                 timeout = min(timeout, max(0.0, deadline - time.monotonic()))
-            try:
-                await asyncio.wait_for(stop.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
+            await wait_for_stop(stop, timeout)
             now = clock.now_ns()
             kernel.process_due(now)
             if kernel.timer_due(now):
@@ -167,8 +157,7 @@ async def run_live(
             if deadline is not None and time.monotonic() >= deadline:
                 break
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+        uninstall_signals()
         await feed.stop()
         kernel.stop()
         jfile.close()
