@@ -70,8 +70,17 @@ class Journal:
         return e
 
 
+DURABLE_ACTIONS = frozenset({"order", "fill", "settle", "risk_reject", "kill_switch", "breaker"})
+"""Entries that record money or an order: written through to the OS at once, so a crash of the
+process never loses a recorded fill (the frequent ``skip`` entries are buffered)."""
+
+
 class JsonlJournalFile:
-    """A sink writing one JSON object per line. ``close()`` flushes and closes the file."""
+    """A sink writing one JSON object per line. ``close()`` flushes and closes the file.
+
+    Buffered in memory up to 1 MiB, except ``DURABLE_ACTIONS`` entries, which flush the buffer
+    (and everything before them, keeping the order) to the OS immediately.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -83,7 +92,9 @@ class JsonlJournalFile:
     def __call__(self, e: JournalEntry) -> None:
         self._enc.encode_into(e, self._buf, -1)
         self._buf.extend(b"\n")
-        if len(self._buf) > 1 << 20:
+        if e.action in DURABLE_ACTIONS:
+            self.flush()
+        elif len(self._buf) > 1 << 20:
             self._f.write(self._buf)
             self._buf.clear()
 
