@@ -1,4 +1,9 @@
-"""``clobflow backtest``: run the configured strategies over recorded data and report."""
+"""``clobflow backtest``: run the configured strategies over recorded data and report.
+
+``--start``/``--end``/``--market`` replay part of the data (``replay.selection.select_frames``):
+a receive-time range (ISO date-time or ``YYYY-MM-DD``, UTC; a bare ``--end`` date includes that
+day) and markets by condition id, slug or slug prefix (repeatable).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ from clobflow.core.numbers import micros_from_number
 from clobflow.engine.backtest import run_backtest
 from clobflow.engine.config import load_config
 from clobflow.replay.report import build_report, write_report
-from clobflow.sim.datasets import load_dataset
+from clobflow.replay.selection import parse_time_ns, select_frames
+from clobflow.sim.datasets import Dataset, load_dataset
 
 DEFAULT_CONFIG = Path("config/imbalance.yaml")
 
@@ -26,6 +32,9 @@ def backtest(
     out: Annotated[Path, typer.Option(help="Output folder for the journal, store and report.")] = Path("runs/backtest"),
     store_url: Annotated[str | None, typer.Option(help="SQL store URL (default: SQLite in --out).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    start: Annotated[str | None, typer.Option(help="Only frames received from this time (ISO or YYYY-MM-DD, UTC).")] = None,
+    end: Annotated[str | None, typer.Option(help="Only frames received before this time (a bare date: through that day).")] = None,
+    market: Annotated[list[str] | None, typer.Option(help="Only this market: condition id, slug or slug prefix (repeatable).")] = None,
 ) -> None:
     """Backtest on recorded frames with a simulated clock; deterministic, with a report."""
     console = Console()
@@ -37,6 +46,8 @@ def backtest(
         ds = load_dataset(data)
     except (KeyError, FileNotFoundError, ValueError) as exc:
         raise UserError(f"--data {data!r}: {exc}") from None
+    if start or end or market:
+        ds = _select(ds, start, end, market)
     console.print(f"backtest: {ds.summary()}", highlight=False)
     bar = Progress(TextColumn("replay"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} frames"),
                    TimeRemainingColumn(), console=console, disable=not progress)
@@ -53,3 +64,25 @@ def backtest(
     paths = write_report(out, rep, rows, k.portfolio)
     console.print(rep.text(), highlight=False)
     console.print(f"journal {res.journal_path}; report {', '.join(p.name for p in paths)} in {out}", highlight=False)
+
+
+def _select(ds: Dataset, start: str | None, end: str | None, market: list[str] | None) -> Dataset:
+    """``--start``/``--end``/``--market`` applied to ``ds`` (see ``replay.selection``)."""
+    s = _time("--start", start)
+    e = _time("--end", end)
+    if s is not None and e is not None and s >= e:
+        raise UserError(f"--start {start} is not before --end {end}")
+    try:
+        sel = select_frames(ds, start_ns=s, end_ns=e, markets=market or None)
+    except ValueError as exc:  # the only one left: a selector that matches no market
+        raise UserError(f"--market: {exc}") from None
+    if not sel.frames:
+        raise UserError(f"the selection holds no frames ({ds.summary()})")
+    return sel
+
+
+def _time(option: str, text: str | None) -> int | None:
+    try:
+        return parse_time_ns(text, end=option == "--end") if text else None
+    except ValueError as exc:
+        raise UserError(f"{option}: {exc}") from None

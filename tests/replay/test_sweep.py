@@ -1,0 +1,137 @@
+"""A small sweep in worker processes equals the same backtests run one by one in-process, and is
+repeatable; the executors' contracts; the CLI's one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import operator
+import sys
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from clobflow.cli import sweep_cmd
+from clobflow.cli.errors import UserError
+from clobflow.core.numbers import micros_from_number
+from clobflow.engine.backtest import run_backtest
+from clobflow.engine.config import parse_config
+from clobflow.replay.executors import ExecutorUnavailable, LocalExecutor, make_executor
+from clobflow.replay.report import build_report
+from clobflow.replay.selection import DatasetSpec
+from clobflow.replay.sweep import METRICS, apply_params, grid_points, parse_grid, run_sweep
+
+# Six windows of 2025-12-26 (~5,000 frames): enough for the grid to change the outcome.
+SPEC = DatasetSpec("pm-btc15m-tob-1s", limit_markets=6)
+GRID = "min_imbalance=0.3:0.5:0.2,max_spread=0.01,0.02"
+BASE = {"engine": {"mode": "backtest"}}
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory):
+    """The same 2x2 sweep twice, 2 worker processes each."""
+    cfg, axes = parse_config(BASE), parse_grid(GRID)
+    out = [tmp_path_factory.mktemp(f"sweep{i}") for i in range(2)]
+    return cfg, axes, out, [run_sweep(cfg, axes, SPEC, d, workers=2) for d in out]
+
+
+def test_sweep_rows_equal_in_process_backtests(sweeps, tmp_path):
+    cfg, axes, out, (first, _) = sweeps
+    points = grid_points(axes)
+    assert [r["run"] for r in first.rows] == [0, 1, 2, 3]
+    assert [{k: r[k] for k in first.keys} for r in first.rows] == points
+    assert all(r["error"] == "" for r in first.rows), first.rows
+    ds = SPEC.load()
+    pnls = set()
+    for n, params in enumerate(points):
+        c = apply_params(cfg, params)
+        res = run_backtest(c, ds, tmp_path / str(n))
+        k = res.kernel
+        rep, _ = build_report(run_id=res.run_id, mode="backtest", frames=res.frames, portfolio=k.portfolio,
+                              starting_cash=micros_from_number(c.engine.starting_cash_usd), markets=k.markets,
+                              journal_counts=k.journal.counts, counters=k.counters, max_exposure=k.max_exposure,
+                              bought=k.bought)
+        row = first.rows[n]
+        assert row["pnl_net"] == float(rep.pnl_net_usd), params
+        assert (row["trades"], row["signals"], row["orders"], row["win_rate"]) == (
+            rep.trades, rep.signals, rep.orders, rep.win_rate)
+        assert row["pnl_gross"] == float(rep.pnl_gross_usd) and row["fees"] == float(rep.fees_usd)
+        pnls.add(row["pnl_net"])
+        # each run wrote its own journal and store
+        run_dir = out[0] / "runs" / str(n)
+        assert (run_dir / "journal.jsonl").stat().st_size > 0 and (run_dir / "clobflow.sqlite").exists()
+        assert (run_dir / "report.json").exists()
+    assert len(pnls) > 1  # the grid matters on this data, so equality above is not vacuous
+
+
+def test_sweep_outputs_and_a_second_sweep_is_identical(sweeps):
+    _, _, out, (first, second) = sweeps
+    assert first.rows == second.rows
+    assert first.ranked() == second.ranked()
+    assert [r["pnl_net"] for r in first.ranked()] == sorted((r["pnl_net"] for r in first.rows), reverse=True)
+    for name in ("sweep.csv", "sweep.json"):
+        assert (out[0] / name).read_bytes() == (out[1] / name).read_bytes(), name
+    assert (out[0] / "sweep.png").stat().st_size > 1000
+    with open(out[0] / "sweep.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["run", "min_imbalance", "max_spread", *METRICS, "error"]
+    assert [float(r["pnl_net"]) for r in rows] == [r["pnl_net"] for r in first.rows]
+    doc = json.loads((out[0] / "sweep.json").read_text())
+    assert doc["grid"] == {"min_imbalance": [0.3, 0.5], "max_spread": [0.01, 0.02]}
+    assert doc["rows"] == first.rows and doc["dataset"]["limit_markets"] == 6
+
+
+def test_local_executor_keeps_item_order_and_raises_task_errors():
+    with LocalExecutor(2) as ex:
+        assert list(ex.map(operator.neg, range(7))) == [-i for i in range(7)]
+        with pytest.raises(TypeError):
+            list(ex.map(operator.neg, ["x"]))
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        LocalExecutor(0)
+
+
+@pytest.mark.parametrize(("kind", "modules"), [("ray", ["ray"]), ("dask", ["dask", "dask.distributed"])])
+def test_cluster_executors_fail_clearly_when_not_installed(monkeypatch, kind, modules):
+    for m in modules:
+        monkeypatch.setitem(sys.modules, m, None)  # makes `import m` raise ImportError
+    with pytest.raises(ExecutorUnavailable) as err:
+        make_executor(kind, address="ray://head:10001")
+    msg = str(err.value)
+    assert "\n" not in msg and "not installed" in msg and "pip install" in msg
+    with pytest.raises(ValueError, match="unknown executor 'spark'"):
+        make_executor("spark")
+
+
+def cli(*args: str):
+    app = typer.Typer()
+    app.command("sweep")(sweep_cmd.sweep)
+    app.command("noop")(lambda: None)
+    return CliRunner().invoke(app, ["sweep", *args])
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--grid", "min_imbalanse=0.3"], "'min_imbalanse'"),
+        (["--grid", "min_imbalance=0.5:1.5:0.5"], "min_imbalance=1.5: strategies[0].min_imbalance"),
+        (["--grid", "min_imbalance=0.3", "--executor", "ray"], "--executor ray"),
+        (["--grid", "min_imbalance=0.3", "--executor", "spark"], "--executor 'spark'"),
+        (["--grid", "min_imbalance=0.3", "--start", "soon"], "--start: 'soon'"),
+        (["--grid", "min_imbalance=0.3", "--data", "nope"], "--data 'nope'"),
+    ],
+)
+def test_cli_errors_are_one_line_before_any_work(monkeypatch, tmp_path, args, needle):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    res = cli(*args, "--out", str(tmp_path))
+    assert isinstance(res.exception, UserError), res.output
+    assert needle in str(res.exception) and "\n" not in str(res.exception)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_sweep_prints_the_ranked_table(tmp_path):
+    res = cli("--grid", "max_spread=0.01,0.02", "--limit-markets", "3", "--market", "btc-updown-15m-1766745000", "--market",
+              "btc-updown-15m-1766745900", "--workers", "2", "--out", str(tmp_path))
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "sweep by net P&L" in res.output and "max_spread" in res.output
+    assert all((tmp_path / n).exists() for n in ("sweep.csv", "sweep.json", "sweep.png"))
