@@ -24,7 +24,16 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from clobflow.cli import backtest_cmd, books_cmd, demo_cmd, run_cmd, sweep_cmd, venue_cmd, watch_cmd
+    from clobflow.cli import (
+        backtest_cmd,
+        books_cmd,
+        demo_cmd,
+        record_cmd,
+        run_cmd,
+        sweep_cmd,
+        venue_cmd,
+        watch_cmd,
+    )
 
     app.command("watch")(watch_cmd.watch)
     app.command("books")(books_cmd.books)
@@ -33,6 +42,7 @@ def _register() -> None:
     app.command("backtest")(backtest_cmd.backtest)
     app.command("run")(run_cmd.run)
     app.command("sweep")(sweep_cmd.sweep)
+    app.command("record")(record_cmd.record)
 
 
 def main() -> None:

@@ -1,10 +1,12 @@
-"""Load a raw-frame recording (``recorder.frames`` JSONL, optionally ``.gz``) as a ``Dataset``.
+"""Load a raw-frame recording as a ``Dataset``: a single ``recorder.frames`` JSONL file
+(optionally ``.gz``), or a ``clobflow record`` folder (``raw/…`` files + ``markets/`` log).
 
 Only Polymarket market-channel frames are kept; other venues/channels are skipped. Markets come
 from, in order of preference:
 
-1. a ``markets.json`` next to the frames file (a JSON list of Gamma market dicts, as written by
-   ``clobflow.sim.datasets.convert``);
+1. the markets the recording declares: ``markets.json`` next to the frames file (a JSON list of
+   Gamma market dicts, as written by ``clobflow.sim.datasets.convert``), or a recorder folder's
+   market log (every market discovery followed, with its window and fees);
 2. ``new_market`` frames (ids, outcomes, slug, question, tick);
 3. ``book`` frames: the tokens seen per condition id, first seen = YES/"Yes" (a guess: a book
    frame does not say which outcome it is). A condition id with other than two tokens yields no
@@ -55,6 +57,8 @@ def load(path: str | Path, *, name: str | None = None) -> Dataset:
         msgspec.DecodeError / ValidationError: a line is not a ``RawFrame``.
     """
     path = Path(path)
+    if path.is_dir() and (path / "raw").is_dir():
+        return load_recording(path, name=name)
     if path.is_dir():
         path = path / FRAMES_FILE
     if not path.exists():
@@ -66,7 +70,24 @@ def load(path: str | Path, *, name: str | None = None) -> Dataset:
     markets_json = path.parent / MARKETS_FILE
     if markets_json.exists():
         declared = [market_from_gamma(d) for d in json.loads(markets_json.read_text())]
+    return from_frames(frames, declared, name=name or path.name, description=f"raw-frame recording {path}")
 
+
+def load_recording(root: str | Path, *, name: str | None = None, start_ns: int | None = None,
+                   end_ns: int | None = None) -> Dataset:
+    """A ``clobflow record`` folder: its Polymarket market-channel frames (receive order, across
+    rotated files) and the markets its discovery followed (the market log)."""
+    from clobflow.recorder.markets_log import read_markets
+    from clobflow.recorder.raw_writer import iter_raw
+
+    root = Path(root)
+    frames = list(iter_raw(root, venue="polymarket", channel="market", start_ns=start_ns, end_ns=end_ns))
+    declared = list(read_markets(root, "polymarket").values())
+    return from_frames(frames, declared, name=name or root.name, description=f"clobflow recording {root}")
+
+
+def from_frames(frames: list[RawFrame], declared: list[BinaryMarket], *, name: str, description: str) -> Dataset:
+    """Markets and resolutions from frames, preferring ``declared`` markets (see module doc)."""
     announced: dict[str, BinaryMarket] = {}
     tokens: dict[str, list[str]] = {}
     ticks: dict[str, int] = {}
@@ -126,9 +147,9 @@ def load(path: str | Path, *, name: str | None = None) -> Dataset:
             )
         )
     return Dataset(
-        name=name or path.name,
+        name=name,
         markets=markets,
         frames=frames,
         resolutions=resolutions,
-        description=f"raw-frame recording {path}",
+        description=description,
     )

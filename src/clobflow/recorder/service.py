@@ -1,0 +1,440 @@
+"""The recorder service: raw frames to disk first, derived tables after, off the event loop.
+
+Map:
+- ``on_raw(text, ts_recv_ns, conn_id, venue, channel)`` runs on the event loop for every frame
+  and only appends a tuple to a bounded deque (O(1), never blocks). A full queue (or a closed
+  recorder) drops the frame and counts it by reason: drops are never silent.
+- One writer thread drains the queue in cycles (woken every ``batch_ms`` or when
+  ``batch_max`` frames wait). Each cycle first writes *every* queued frame to the raw files
+  and sync-flushes them (``RawFrameWriter``), counting them ``acked``; then it derives rows
+  from the frames written (``TableBuilder``: its own parser and books) for at most
+  ``batch_ms``, and appends rows to every sink once a table has ``batch_max`` rows or its
+  oldest row waited ``batch_ms``.
+- Deriving costs ~10x writing raw. Frames written but not yet derived wait in a backlog, so
+  a burst never holds back the raw path; past ``derive_backlog_max`` frames the oldest are
+  not derived (counted in ``derive_skipped``, books untrusted until their next venue
+  snapshot): under overload the derived tables get a counted gap, never the raw files.
+- ``on_markets``/``on_spot_rows``/``flush``/``close`` travel through the same queue, so they
+  are handled in order with the frames around them.
+- Every ``health_interval_s`` the writer logs one health line.
+
+Failures: a raw write error (disk full) is retried with backoff and the batch kept, so frames
+are never acked unwritten; meanwhile the queue fills and further frames are dropped, counted.
+A sink error keeps that sink's rows and retries them; past ``max_pending_rows`` per table the
+oldest rows are dropped and counted (they are derived data: rebuildable from the raw files).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from clobflow.core.markets import BinaryMarket
+from clobflow.recorder.frames import RawFrame
+from clobflow.recorder.markets_log import MarketLog
+from clobflow.recorder.normalize import Parser, TableBuilder, TopOfBookHook
+from clobflow.recorder.raw_writer import RawFrameWriter
+from clobflow.recorder.sink import TableSink
+from clobflow.recorder.tables import TABLES, SpotPriceRow
+
+_DRAIN_MAX = 20_000  # frames per cycle: bounds one raw batch and the memory it holds
+_RETRY_S = 1.0
+_CLOSING_TRIES = 5
+
+
+class _Ctl:
+    """A non-frame queue item: ``kind`` in markets | spot | flush | stop."""
+
+    __slots__ = ("kind", "payload", "done")
+
+    def __init__(self, kind: str, payload: Any = None) -> None:
+        self.kind = kind
+        self.payload = payload
+        self.done = threading.Event()
+
+
+class Recorder:
+    """Records raw frames and derives the normalised tables into ``sinks``.
+
+    Args:
+        root: recording directory (``raw/``, ``markets/``; the embedded sink adds its file).
+        sinks: ``TableSink``s receiving every derived row (tables are created on ``start``).
+        parsers: ``{(venue, channel): parser factory}`` for derivation (``engine.record``
+            supplies Polymarket's); frames of other streams are recorded raw only.
+        queue_max: frames that may wait for the writer; beyond, new frames are dropped.
+        batch_max / batch_ms: a sink batch holds up to ``batch_max`` rows of one table and is
+            written at the latest ``batch_ms`` after its first row.
+        snapshot_interval_s: periodic full-book snapshots (``TableBuilder``); 0 disables.
+        health_interval_s: the health line's period (0 disables); ``log`` prints it.
+        connection_states: returns something printable about the feed's connections; called
+            from the writer thread, so it must only read a value the loop keeps current.
+        on_top_of_book: hooks ``hook(asset_id, market, book, ts_ns)`` run on the writer thread
+            when a token's top of book changes (see ``TableBuilder``); append before ``start``.
+        rotate_mb / fsync: see ``RawFrameWriter``.
+        derive_backlog_max: written frames that may wait for derivation (default
+            ``queue_max``); beyond, derivation skips the oldest.
+        max_write_rows: the most rows of one table in one ``sink.write`` (one transaction):
+            a backlog is written in few large inserts, which DuckDB does 1.5x faster per row.
+
+    ``received``: frames offered; ``acked``: frames durably written and flushed; ``dropped``:
+    by reason (``queue_full``, ``closed``). At any moment received == acked + queued + dropped.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        sinks: Sequence[TableSink],
+        *,
+        parsers: Mapping[tuple[str, str], Callable[[], Parser]] | None = None,
+        queue_max: int = 100_000,
+        batch_max: int = 1000,
+        batch_ms: float = 200,
+        snapshot_interval_s: float = 60,
+        health_interval_s: float = 10,
+        log: Callable[[str], Any] = print,
+        connection_states: Callable[[], object] | None = None,
+        on_top_of_book: list[TopOfBookHook] | None = None,
+        rotate_mb: float = 64,
+        fsync: bool = False,
+        max_pending_rows: int = 200_000,
+        derive_backlog_max: int | None = None,
+        max_write_rows: int = 20_000,
+    ) -> None:
+        if queue_max < 1 or batch_max < 1 or batch_ms <= 0:
+            raise ValueError("queue_max and batch_max must be >= 1, batch_ms > 0")
+        self.root = Path(root)
+        self.sinks = list(sinks)
+        self.queue_max = queue_max
+        self.batch_max = batch_max
+        self.batch_s = batch_ms / 1000
+        self.health_interval_s = health_interval_s
+        self.log = log
+        self.connection_states = connection_states
+        self.on_top_of_book: list[TopOfBookHook] = on_top_of_book if on_top_of_book is not None else []
+        self.max_pending_rows = max_pending_rows
+        self.derive_backlog_max = queue_max if derive_backlog_max is None else derive_backlog_max
+        self.max_write_rows = max(batch_max, max_write_rows)
+        self.raw = RawFrameWriter(self.root, rotate_mb=rotate_mb, fsync=fsync)
+        self.builder = TableBuilder(parsers or {}, snapshot_interval_s=snapshot_interval_s,
+                                    top_of_book_hooks=self.on_top_of_book)
+        self._q: deque = deque()
+        self._backlog: deque = deque()  # written (acked) items waiting for derivation, in order
+        self._backlog_frames = 0
+        self._wake = threading.Event()
+        self._wake_depth = batch_max
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._stopping = False
+        self._stop_seen = False
+        self._market_logs: dict[str, MarketLog] = {}
+        # per sink, per table: rows not yet written to that sink
+        self._pending: list[dict[str, list]] = [{t: [] for t in TABLES} for _ in self.sinks]
+        self._since: dict[str, float] = {}
+        self._retry_at = 0.0
+        self.received = 0
+        self.acked = 0
+        self.drops = {"queue_full": 0, "closed": 0}
+        self.rows = dict.fromkeys(TABLES, 0)
+        self.rows_dropped = dict.fromkeys(TABLES, 0)
+        self.derive_skipped = 0
+        self.raw_errors = 0
+        self.sink_errors = 0
+        self.errors = 0
+        self.last_error = ""
+
+    # -- event-loop side: O(1), never blocks ---------------------------------------------------
+
+    def on_raw(self, text: str, ts_recv_ns: int, conn_id: int, venue: str = "polymarket",
+               channel: str = "market") -> None:
+        """Queue one frame exactly as received (the ``MarketFeed``/``MarketStream`` hook)."""
+        self.received += 1
+        q = self._q
+        if self._closed:
+            self.drops["closed"] += 1
+            return
+        if len(q) >= self.queue_max:
+            self.drops["queue_full"] += 1
+            return
+        q.append((text, ts_recv_ns, conn_id, venue, channel))
+        if len(q) == self._wake_depth:
+            self._wake.set()
+
+    def on_markets(self, added: Iterable[BinaryMarket], removed: Iterable[BinaryMarket] = (), *,
+                   venue: str = "polymarket", ts_ns: int | None = None) -> None:
+        """Discovered markets (new or changed) for the market log and ``market_windows``;
+        ``removed`` ones get no more periodic snapshots. ``ts_ns`` defaults to now."""
+        ts = time.time_ns() if ts_ns is None else ts_ns
+        self._ctl(_Ctl("markets", (list(added), list(removed), venue, ts)))
+
+    def on_spot_rows(self, rows: Sequence[SpotPriceRow]) -> None:
+        """Spot trades of the underlying (e.g. the Binance capture) for ``spot_prices``."""
+        if not rows:
+            return
+        if self._closed or len(self._q) >= self.queue_max:
+            self.rows_dropped["spot_prices"] += len(rows)
+            return
+        self._ctl(_Ctl("spot", list(rows)))
+
+    def _ctl(self, c: _Ctl) -> _Ctl:
+        if self._stopping:
+            return c  # after close: nothing is handled any more (flush() checks first)
+        self._q.append(c)
+        self._wake.set()
+        return c
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Recorder:
+        """Create the sinks' tables and start the writer thread. Returns ``self``."""
+        if self._thread is None:
+            for s in self.sinks:
+                s.ensure_tables()
+            self._thread = threading.Thread(target=self._run, name="recorder-writer", daemon=True)
+            self._thread.start()
+        return self
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until everything queued before the call is in the raw files and the sinks.
+
+        Returns ``False`` on timeout, or when some rows could not be written (sink errors).
+        Blocking: from a coroutine use ``await asyncio.to_thread(recorder.flush)``.
+        """
+        self.start()
+        if self._stopping or self._thread is None or not self._thread.is_alive():
+            return False
+        c = self._ctl(_Ctl("flush"))
+        return c.done.wait(timeout) and bool(c.payload)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop accepting frames, drain the queue, write everything, close files and sinks.
+
+        Idempotent. Frames offered afterwards are dropped (``closed``).
+        """
+        self.start()
+        self._closed = True
+        if not self._stopping:
+            self._stopping = True
+            self._q.append(_Ctl("stop"))
+            self._wake.set()
+        assert self._thread is not None
+        self._thread.join(timeout)
+
+    # -- writer thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_health = time.monotonic() + self.health_interval_s
+        last = (time.monotonic(), 0, 0)
+        while not self._stop_seen:
+            if not self._backlog and len(self._q) < self._wake_depth:
+                self._wake.wait(self.batch_s)  # idle, or a partial batch: let frames gather
+            self._wake.clear()
+            try:
+                self._cycle()
+            except Exception as exc:  # noqa: BLE001 - a bug must not end recording silently
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.log(f"recorder: writer error: {self.last_error}")
+            now = time.monotonic()
+            if self.health_interval_s and now >= next_health:
+                self.log(self.health_line(now - last[0], self.acked - last[1], sum(self.rows.values()) - last[2]))
+                last = (now, self.acked, sum(self.rows.values()))
+                next_health = now + self.health_interval_s
+        self._shutdown()
+
+    def _cycle(self) -> None:
+        q = self._q
+        items = []
+        pop = q.popleft
+        for _ in range(min(len(q), _DRAIN_MAX)):
+            items.append(pop())
+        frames = [RawFrame(it[1], it[3], it[4], it[2], it[0]) for it in items if type(it) is tuple]
+        if frames:
+            self._write_raw(frames)
+        self._backlog.extend(items)
+        self._backlog_frames += len(frames)
+        if self._backlog_frames > self.derive_backlog_max:
+            self._skip_derivation(self._backlog_frames - self.derive_backlog_max // 2)
+        self._derive(time.perf_counter() + self.batch_s)
+        self._flush_rows(force=self._stop_seen)
+
+    def _derive(self, deadline: float) -> None:
+        """Derive backlog items in order until it is empty, ``deadline`` (perf_counter) passes
+        or the stop item is reached."""
+        backlog, add_frame = self._backlog, self.builder.add_frame
+        pop, clock = backlog.popleft, time.perf_counter
+        n = 0
+        while backlog:
+            it = pop()
+            if type(it) is tuple:
+                self._backlog_frames -= 1
+                try:
+                    add_frame(it[0], it[1], it[3], it[4])
+                except Exception as exc:  # noqa: BLE001 - the frame is safe on disk already
+                    self.errors += 1
+                    self.last_error = f"derive: {type(exc).__name__}: {exc}"
+                n += 1
+                if n & 63 == 0 and clock() > deadline:
+                    break
+            else:
+                self._control(it)
+                if self._stop_seen:
+                    return
+
+    def _skip_derivation(self, n: int) -> None:
+        """Drop the oldest ``n`` frames from the derive backlog (controls stay, in order)."""
+        kept: deque = deque()
+        skipped, last_ts = 0, 0
+        for it in self._backlog:
+            if skipped < n and type(it) is tuple:
+                skipped, last_ts = skipped + 1, it[1]
+            else:
+                kept.append(it)
+        self._backlog = kept
+        self._backlog_frames -= skipped
+        self.derive_skipped += skipped
+        self.builder.invalidate_books(last_ts)
+        self.log(f"recorder: deriving fell behind, {skipped} frames not derived ({self.derive_skipped} in all); "
+                 "the raw files are complete: rebuild the tables from them")
+
+    def _write_raw(self, frames: list[RawFrame]) -> None:
+        delay, tries = 0.05, 0
+        while True:
+            try:
+                self.raw.write_batch(frames)
+                self.acked += len(frames)
+                return
+            except Exception as exc:  # noqa: BLE001 - OSError is retried; anything else is a bug
+                self.raw_errors += 1
+                tries += 1
+                self.last_error = f"raw write: {type(exc).__name__}: {exc}"
+                if not isinstance(exc, OSError) or (self._closed and tries >= _CLOSING_TRIES):
+                    # A bug, or shutting down with the disk still refusing: give up, but say so.
+                    self.drops["write_failed"] = self.drops.get("write_failed", 0) + len(frames)
+                    self.log(f"recorder: {len(frames)} frames could not be written: {exc}")
+                    return
+                if self.raw_errors == 1 or self.raw_errors % 100 == 0:
+                    self.log(f"recorder: raw write failed ({self.raw_errors}), retrying: {exc}")
+                time.sleep(delay)  # the frames stay unacked; the queue absorbs, then drops
+                delay = min(delay * 2, 5.0)
+
+    def _control(self, c: _Ctl) -> None:
+        if c.kind == "markets":
+            added, removed, venue, ts = c.payload
+            log = self._market_logs.get(venue)
+            if log is None:
+                log = self._market_logs[venue] = MarketLog(self.root, venue)
+            self.builder.add_markets(log.append(added, ts), ts, venue)
+            if removed:
+                self.builder.forget_markets(removed, venue)
+        elif c.kind == "spot":
+            self.builder.add_spot(c.payload)
+        elif c.kind == "flush":
+            c.payload = self._flush_rows(force=True)
+            c.done.set()
+        elif c.kind == "stop":
+            self._stop_seen = True
+
+    def _flush_rows(self, force: bool) -> bool:
+        """Move built rows to the sinks' pending lists and write what is due; returns whether
+        nothing is left pending."""
+        now = time.monotonic()
+        b = self.builder
+        for table in TABLES:
+            rows = b.rows[table]
+            if rows:
+                since = self._since.setdefault(table, now)
+                if force or len(rows) >= self.batch_max or now - since >= self.batch_s:
+                    rows = b.take(table)
+                    self._since.pop(table, None)
+                    self.rows[table] += len(rows)
+                    for pend in self._pending:
+                        pend[table].extend(rows)
+        if now < self._retry_at and not force:
+            return False
+        clean = True
+        for sink, pend in zip(self.sinks, self._pending, strict=True):
+            for table, rows in pend.items():
+                if rows and not self._write_sink(sink, table, rows):
+                    clean = False
+        self._retry_at = 0.0 if clean else now + _RETRY_S
+        return clean
+
+    def _write_sink(self, sink: TableSink, table: str, rows: list) -> bool:
+        n, done = self.max_write_rows, 0
+        try:
+            while done < len(rows):
+                sink.write(table, rows[done:done + n])
+                done += n
+        except Exception as exc:  # noqa: BLE001 - any sink failure: keep the rows, retry later
+            self.sink_errors += 1
+            self.last_error = f"sink {type(sink).__name__}.{table}: {exc}"
+            if self.sink_errors == 1 or self.sink_errors % 100 == 0:
+                self.log(f"recorder: {self.last_error} (rows kept for retry)")
+        done = min(done, len(rows))
+        del rows[:done]
+        over = len(rows) - self.max_pending_rows
+        if over > 0:
+            del rows[:over]
+            self.rows_dropped[table] += over
+        return not rows
+
+    def _shutdown(self) -> None:
+        errors = []
+        for closer in [self.raw.close, *(m.close for m in self._market_logs.values()),
+                       *(s.close for s in self.sinks)]:
+            try:
+                closer()
+            except Exception as exc:  # noqa: BLE001 - close the rest regardless
+                errors.append(exc)
+                self.errors += 1
+                self.last_error = f"close: {type(exc).__name__}: {exc}"
+        if errors:
+            self.log(f"recorder: errors while closing: {'; '.join(map(str, errors))}")
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def stats(self) -> dict:
+        """Counters (plain ints, read without locks: exact once ``close`` returned)."""
+        return {
+            "received": self.received,
+            "acked": self.acked,
+            "dropped": sum(self.drops.values()),
+            "drops": dict(self.drops),
+            "queue_depth": len(self._q),
+            "queue_max": self.queue_max,
+            "derive_backlog": self._backlog_frames,
+            "derive_skipped": self.derive_skipped,
+            "rows": dict(self.rows),
+            "rows_pending": {t: max((len(p[t]) for p in self._pending), default=0) for t in TABLES},
+            "rows_dropped": dict(self.rows_dropped),
+            "raw_files": self.raw.files,
+            "raw_bytes": self.raw.bytes_in,
+            "raw_bytes_compressed": self.raw.bytes_out,
+            "raw_errors": self.raw_errors,
+            "sink_errors": self.sink_errors,
+            "errors": self.errors,
+            "last_error": self.last_error,
+            "parser_rejects": self.builder.parser_rejects(),
+            "underived_frames": self.builder.underived,
+            "hook_errors": self.builder.hook_errors,
+            "markets_logged": sum(m.written for m in self._market_logs.values()),
+        }
+
+    def health_line(self, dt_s: float, frames: int, rows: int) -> str:
+        conns = ""
+        if self.connection_states is not None:
+            try:
+                conns = f", conns {self.connection_states()}"
+            except Exception as exc:  # noqa: BLE001 - health must not fail
+                conns = f", conns ? ({type(exc).__name__})"
+        dt = max(dt_s, 1e-9)
+        err = f", last error {self.last_error}" if self.last_error else ""
+        return (f"recorder: {frames / dt:,.0f} frames/s, {rows / dt:,.0f} rows/s, "
+                f"queue {len(self._q)}/{self.queue_max}, dropped {sum(self.drops.values())}, "
+                f"acked {self.acked}/{self.received}, derive backlog {self._backlog_frames} "
+                f"(skipped {self.derive_skipped}), sink errors {self.sink_errors}{conns}{err}")
+
