@@ -28,6 +28,7 @@ def _register() -> None:
         backtest_cmd,
         books_cmd,
         demo_cmd,
+        import_cmd,
         record_cmd,
         run_cmd,
         sweep_cmd,
@@ -43,6 +44,7 @@ def _register() -> None:
     app.command("run")(run_cmd.run)
     app.command("sweep")(sweep_cmd.sweep)
     app.command("record")(record_cmd.record)
+    app.add_typer(import_cmd.app_import, name="import")
 
 
 def main() -> None:

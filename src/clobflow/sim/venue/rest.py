@@ -13,6 +13,11 @@
                             ``active``, ``closed``, ``limit``, ``offset``.
 ``GET /book``               CLOB book of ``token_id`` (bids ascending, asks descending).
 ``GET /time``               the venue clock as integer unix seconds.
+``GET /trades``             Data API legacy trades (camelCase, ``offset``/``limit``, offset cap -> 400),
+``GET /v2/trades``          Data API keyset trades (snake_case, ``cursor``), and
+``GET /prices-history``     CLOB price history: all three served by ``history.VenueHistory`` (see
+                            there for which rows are real and which derived). ``RestApi.history``
+                            is built from the dataset on first use; assign one to configure it.
 ``GET /_sim/state``         replay position, counters, connections, faults.
 ``POST /_sim/fault``        JSON body ``{"kind": ..., <params>}`` (see ``faults``).
 =========================== =========================================================================
@@ -32,6 +37,7 @@ from clobflow.sim.datasets.base import Dataset, parse_iso_ns
 from clobflow.sim.datasets.gamma import gamma_event, gamma_market, tag
 from clobflow.sim.venue.books import VenueBooks
 from clobflow.sim.venue.faults import FaultError
+from clobflow.sim.venue.history import VenueHistory
 
 
 class BadRequest(ValueError):
@@ -102,6 +108,18 @@ class RestApi:
 
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
+        self._history: VenueHistory | None = None
+
+    @property
+    def history(self) -> VenueHistory:
+        """The history endpoints' data (built from the dataset on first use)."""
+        if self._history is None:
+            self._history = VenueHistory.from_dataset(self.venue.dataset, clock_ns=self.venue.now_ns)
+        return self._history
+
+    @history.setter
+    def history(self, value: VenueHistory) -> None:
+        self._history = value
 
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, Any]:
         routes = {
@@ -109,6 +127,9 @@ class RestApi:
             "/events": ("GET", self.events),
             "/book": ("GET", self.book),
             "/time": ("GET", self.time),
+            "/trades": ("GET", lambda q, b: self.history.handle("/trades", q)),
+            "/v2/trades": ("GET", lambda q, b: self.history.handle("/v2/trades", q)),
+            "/prices-history": ("GET", lambda q, b: self.history.handle("/prices-history", q)),
             "/_sim/state": ("GET", self.sim_state),
             "/_sim/fault": ("POST", self.sim_fault),
         }
