@@ -195,3 +195,19 @@ def test_run_stops_cleanly_on_sigterm_with_everything_flushed(tmp_path):
     finally:
         venue.terminate()
         venue.wait(10)
+
+
+def test_import_bundled_loads_wallet_trades_and_outcomes_once(tmp_path):
+    import duckdb
+
+    res = clobflow("import", "bundled", "--db", str(tmp_path), "--dataset", "pm-crypto15m-trades-wallets")
+    assert res.returncode == 0, res.stderr
+    assert "trades 10,738" in res.stdout
+    con = duckdb.connect(str(tmp_path / "tables.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from trades where wallet <> ''").fetchone()[0] == 10_738
+        assert con.execute("select count(*) from market_windows where winner <> ''").fetchone()[0] > 0
+    finally:
+        con.close()
+    assert_one_line_error(clobflow("import", "bundled", "--db", str(tmp_path), "--dataset",
+                                   "pm-crypto15m-trades-wallets"), "--overwrite")

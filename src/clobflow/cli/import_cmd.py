@@ -323,3 +323,36 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@app_import.command("bundled")
+def bundled(
+    db: Annotated[Path, typer.Option("--db", help="Folder of the table store (tables.duckdb is created there).")] = Path("runs/bundled"),
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", help="Only these bundled datasets (default: all).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing tables.duckdb in --db.")] = False,
+) -> None:
+    """Load the bundled real data (trades with wallets, market outcomes, books, spot prices)
+    into the table store, so strategies that learn from history (whale copying) can warm up."""
+    from clobflow.recorder.converters import CONVERTERS, convert_to_sink
+    from clobflow.recorder.embedded import DuckDBSink
+
+    names = list(dict.fromkeys(dataset or CONVERTERS))
+    unknown = [n for n in names if n not in CONVERTERS]
+    if unknown:
+        raise UserError(f"unknown bundled dataset {unknown[0]!r}: one of {', '.join(CONVERTERS)}")
+    path = db / "tables.duckdb"
+    if path.exists():
+        if not overwrite:
+            raise UserError(f"{path} exists: loading again would duplicate rows (use --overwrite to start it fresh)")
+        path.unlink()
+    db.mkdir(parents=True, exist_ok=True)
+    sink = DuckDBSink(db)
+    try:
+        for name in names:
+            counts = convert_to_sink(name, sink)
+            print(f"{name}: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
+    except (KeyError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        sink.close()
+    print(f"tables in {path}")
