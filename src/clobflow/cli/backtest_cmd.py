@@ -16,10 +16,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from clobflow.cli.errors import UserError
 from clobflow.core.errors import ConfigError
-from clobflow.core.numbers import micros_from_number
 from clobflow.engine.backtest import run_backtest
 from clobflow.engine.config import load_config
-from clobflow.replay.report import build_report, write_report
+from clobflow.replay.report import report_run
 from clobflow.replay.selection import parse_time_ns, select_frames
 from clobflow.sim.datasets import Dataset, load_dataset
 
@@ -56,12 +55,8 @@ def backtest(
         res = run_backtest(cfg, ds, out, store_url=store_url,
                            progress=lambda i, n: bar.update(task, completed=i))
     k = res.kernel
-    rep, rows = build_report(
-        run_id=res.run_id, mode="backtest", frames=res.frames, portfolio=k.portfolio,
-        starting_cash=micros_from_number(cfg.engine.starting_cash_usd), markets=k.markets,
-        journal_counts=k.journal.counts, counters=k.counters, max_exposure=k.max_exposure, bought=k.bought,
-    )
-    paths = write_report(out, rep, rows, k.portfolio)
+    rep, paths = report_run(k, run_id=res.run_id, mode="backtest", frames=res.frames,
+                            starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=out)
     console.print(rep.text(), highlight=False)
     console.print(f"journal {res.journal_path}; report {', '.join(p.name for p in paths)} in {out}", highlight=False)
 

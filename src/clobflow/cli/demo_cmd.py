@@ -18,11 +18,10 @@ from rich.console import Console
 from clobflow.cli.errors import UserError
 from clobflow.cli.watch_cmd import make_console, run_watch
 from clobflow.core.errors import ConfigError
-from clobflow.core.numbers import micros_from_number
 from clobflow.engine.config import load_config
 from clobflow.engine.live import run_live
 from clobflow.engine.market_feed import FeedConfig, FeedStartError
-from clobflow.replay.report import build_report, write_report
+from clobflow.replay.report import report_run
 from clobflow.sim.datasets import load_dataset
 from clobflow.sim.venue import VenueServer
 from clobflow.venues.polymarket.discovery import DiscoveryFilter
@@ -47,11 +46,8 @@ async def run_demo(dataset: str, speed: float, duration_s: float, json_out: bool
                              clob_url=server.http_url, duration_s=duration_s,
                              log=lambda s: console.print(s, highlight=False))
     k = res.kernel
-    rep, rows = build_report(
-        run_id=res.run_id, mode="paper", frames=k.counters["events"], portfolio=k.portfolio,
-        starting_cash=micros_from_number(cfg.engine.starting_cash_usd), markets=k.markets,
-        journal_counts=k.journal.counts, counters=k.counters, max_exposure=k.max_exposure, bought=k.bought)
-    paths = write_report(out, rep, rows, k.portfolio)
+    rep, paths = report_run(k, run_id=res.run_id, mode="paper", frames=k.counters["events"],
+                            starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=out)
     console.print(rep.text(), highlight=False)
     console.print(f"journal {res.journal_path}; report {', '.join(p.name for p in paths)} in {out}", highlight=False)
 

@@ -11,11 +11,10 @@ from rich.console import Console
 
 from clobflow.cli.errors import UserError
 from clobflow.core.errors import ConfigError
-from clobflow.core.numbers import micros_from_number
 from clobflow.engine.config import load_config
 from clobflow.engine.live import run_live
 from clobflow.engine.market_feed import FeedStartError
-from clobflow.replay.report import build_report, write_report
+from clobflow.replay.report import report_run
 
 
 def run(
@@ -41,10 +40,6 @@ def run(
     except FeedStartError as exc:
         raise UserError(str(exc)) from None
     k = res.kernel
-    rep, rows = build_report(
-        run_id=res.run_id, mode=mode, frames=k.counters["events"], portfolio=k.portfolio,
-        starting_cash=micros_from_number(cfg.engine.starting_cash_usd), markets=k.markets,
-        journal_counts=k.journal.counts, counters=k.counters, max_exposure=k.max_exposure, bought=k.bought,
-    )
-    write_report(out, rep, rows, k.portfolio)
+    rep, paths = report_run(k, run_id=res.run_id, mode=mode, frames=k.counters["events"],
+                            starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=out)
     console.print(rep.text())

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from clobflow.core.markets import BinaryMarket
-from clobflow.core.numbers import format_micros
+from clobflow.core.numbers import format_micros, micros_from_number
 from clobflow.portfolio.portfolio import Portfolio
 
 
@@ -188,3 +188,17 @@ def plot_equity(portfolio: Portfolio, path: Path, title: str, gap_s: float = 600
     fig.tight_layout()
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)
+
+
+def report_run(kernel: object, *, run_id: str, mode: str, frames: int, starting_cash_usd: float,
+               out_dir: str | Path) -> tuple[Report, list[Path]]:
+    """Build and write the report of a finished run from its kernel (portfolio, journal counts,
+    counters, markets). Returns the report and the files written."""
+    k = kernel
+    rep, rows = build_report(
+        run_id=run_id, mode=mode, frames=frames, portfolio=k.portfolio,  # type: ignore[attr-defined]
+        starting_cash=micros_from_number(starting_cash_usd), markets=k.markets,  # type: ignore[attr-defined]
+        journal_counts=k.journal.counts, counters=k.counters,  # type: ignore[attr-defined]
+        max_exposure=k.max_exposure, bought=k.bought,  # type: ignore[attr-defined]
+    )
+    return rep, write_report(out_dir, rep, rows, k.portfolio)  # type: ignore[attr-defined]
