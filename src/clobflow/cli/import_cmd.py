@@ -1,4 +1,4 @@
-"""``clobflow import markets|prices|trades``: resumable history import (``clobflow.importer``).
+"""``clobflow import markets|prices|trades``: resumable history import (``clobflow.venues.polymarket.history``).
 
 Every command writes under ``--out DIR`` and checkpoints in ``--state FILE`` (default
 ``DIR/import-state.json``). Re-running the same command resumes where it stopped; a finished job
@@ -26,7 +26,7 @@ import typer
 from clobflow.cli.errors import UserError
 
 if TYPE_CHECKING:
-    from clobflow.importer import ImportClients, ImportState, JobResult, ProgressEvent
+    from clobflow.venues.polymarket.history import ImportClients, ImportState, JobResult, ProgressEvent
     from clobflow.recorder.sink import TableSink
 
 app_import = typer.Typer(
@@ -131,7 +131,7 @@ def _open_sink(db: Path | None) -> TableSink | None:
 def _run(c: Common, job: Job) -> None:
     """Open the state, the sink and the clients, run ``job``, print the summary, map errors to
     one line."""
-    from clobflow.importer import Endpoints, ImportClients, ImportState, StateError
+    from clobflow.venues.polymarket.history import Endpoints, ImportClients, ImportState, StateError
     from clobflow.venues.polymarket.http import HttpRejected, HttpRetryable
 
     if c.max_rps is not None and c.max_rps <= 0:
@@ -198,7 +198,7 @@ def markets(
 ) -> None:
     """Gamma markets -> OUT/market_windows.jsonl or --db; raw in OUT/gamma_markets.jsonl (--start/--end:
     end date)."""
-    from clobflow.importer import MarketQuery, import_markets
+    from clobflow.venues.polymarket.history import MarketQuery, import_markets
     from clobflow.venues.polymarket.gamma import ns_to_iso
 
     lo, hi = parse_when(start, "--start"), parse_when(end, "--end")
@@ -216,7 +216,7 @@ def markets(
 
 def tokens_from_markets(path: Path) -> list[str]:
     """Both token ids of every market in a ``gamma_markets.jsonl`` written by ``import markets``."""
-    from clobflow.importer.mapping import json_list
+    from clobflow.venues.polymarket.history.mapping import json_list
 
     if not path.exists():
         raise UserError(f"no --token given and no {path} (run `clobflow import markets` first)")
@@ -249,7 +249,7 @@ def prices(
     a later run is a new job that adds only the new points."""
     import time
 
-    from clobflow.importer import PriceQuery, import_prices
+    from clobflow.venues.polymarket.history import PriceQuery, import_prices
 
     lo, hi = parse_when(start, "--start"), parse_when(end, "--end")
     if hi is not None and lo is None:
@@ -294,7 +294,7 @@ def trades(
 ) -> None:
     """Data API trades -> OUT/trades.jsonl or the --db table store (TradeRow fields, prices and
     sizes in micro-units)."""
-    from clobflow.importer import TradeQuery, import_trades
+    from clobflow.venues.polymarket.history import TradeQuery, import_trades
 
     if api not in ("v2", "v1", "auto"):
         raise UserError(f"--api must be v2, v1 or auto, got {api!r}")

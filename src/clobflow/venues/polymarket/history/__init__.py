@@ -23,7 +23,7 @@ Running the same call again continues where an interrupted run stopped, and retu
 when the job is finished; no row is written twice.
 """
 
-from clobflow.importer.clients import (
+from clobflow.venues.polymarket.history.clients import (
     DATA_API_BASE_URL,
     DATA_API_PACES,
     PRICES_PACES,
@@ -32,12 +32,12 @@ from clobflow.importer.clients import (
     ImportClients,
     PriceHistoryClient,
 )
-from clobflow.importer.mapping import gamma_winner, market_window_row, price_point, trade_row
-from clobflow.importer.markets import MarketQuery, import_markets
-from clobflow.importer.prices import PriceQuery, import_prices, prices_path
-from clobflow.importer.runner import JobResult, ProgressEvent
-from clobflow.importer.state import ImportState, StateError, job_key
-from clobflow.importer.trades import TradeQuery, import_trades
+from clobflow.venues.polymarket.history.mapping import gamma_winner, market_window_row, price_point, trade_row
+from clobflow.venues.polymarket.history.markets import MarketQuery, import_markets
+from clobflow.venues.polymarket.history.prices import PriceQuery, import_prices, prices_path
+from clobflow.venues.polymarket.history.runner import JobResult, ProgressEvent
+from clobflow.venues.polymarket.history.state import ImportState, StateError, job_key
+from clobflow.venues.polymarket.history.trades import TradeQuery, import_trades
 
 __all__ = [
     "DATA_API_BASE_URL",

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from clobflow.importer.state import ImportState, StateError, job_key
+from clobflow.venues.polymarket.history.state import ImportState, StateError, job_key
 
 
 def test_job_key_ignores_list_order_and_none():
@@ -68,7 +68,7 @@ def test_not_a_state_file(tmp_path):
 
 def test_one_process_at_a_time(tmp_path):
     path = tmp_path / "st.json"
-    code = (f"import time; from clobflow.importer.state import ImportState; s = ImportState.open({str(path)!r}); "
+    code = (f"import time; from clobflow.venues.polymarket.history.state import ImportState; s = ImportState.open({str(path)!r}); "
             "print('locked', flush=True); time.sleep(30)")
     other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:

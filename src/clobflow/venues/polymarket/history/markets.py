@@ -26,9 +26,9 @@ from typing import Any
 
 import msgspec
 
-from clobflow.importer.mapping import market_key, market_window_row
-from clobflow.importer.runner import Item, JobResult, JobRun, Progress
-from clobflow.importer.state import ImportState
+from clobflow.venues.polymarket.history.mapping import market_key, market_window_row
+from clobflow.venues.polymarket.history.runner import Item, JobResult, JobRun, Progress
+from clobflow.venues.polymarket.history.state import ImportState
 from clobflow.recorder.sink import TableSink
 from clobflow.venues.polymarket.gamma import GammaClient
 from clobflow.venues.polymarket.http import HttpRejected, encode_params

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clobflow.importer.clients import DataApiClient
-from clobflow.importer.mapping import NS, trade_row
-from clobflow.importer.runner import Item, JobResult, JobRun, Progress
-from clobflow.importer.state import ImportState
+from clobflow.venues.polymarket.history.clients import DataApiClient
+from clobflow.venues.polymarket.history.mapping import NS, trade_row
+from clobflow.venues.polymarket.history.runner import Item, JobResult, JobRun, Progress
+from clobflow.venues.polymarket.history.state import ImportState
 from clobflow.recorder.sink import TableSink
 from clobflow.venues.polymarket.http import HttpRejected
 

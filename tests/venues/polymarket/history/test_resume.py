@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from clobflow.importer import MarketQuery, PriceQuery, TradeQuery
+from clobflow.venues.polymarket.history import MarketQuery, PriceQuery, TradeQuery
 from clobflow.sim.venue.history import VenueHistory
 
 from .conftest import WALLET, SqlSink
@@ -145,7 +145,7 @@ async def test_sink_dies_around_its_write(api, tmp_path, when):
 
 
 async def test_pending_rows_need_the_sink(api, tmp_path):
-    from clobflow.importer import StateError
+    from clobflow.venues.polymarket.history import StateError
 
     with pytest.raises(Interrupt):
         await trades_job(api, tmp_path, TradeQuery(user=WALLET), sink=DyingSink(at=1, when="after"))

@@ -22,7 +22,7 @@ from typing import Any, Self
 
 import httpx
 
-from clobflow.importer.mapping import price_point
+from clobflow.venues.polymarket.history.mapping import price_point
 from clobflow.venues.polymarket.clob_rest import CLOB_BASE_URL
 from clobflow.venues.polymarket.gamma import GAMMA_BASE_URL, GAMMA_PACES, GammaClient
 from clobflow.venues.polymarket.http import (

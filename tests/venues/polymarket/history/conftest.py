@@ -10,7 +10,7 @@ import httpx
 import msgspec
 import pytest
 
-from clobflow.importer import Endpoints, ImportClients
+from clobflow.venues.polymarket.history import Endpoints, ImportClients
 from clobflow.recorder.tables import TABLES
 from clobflow.sim.datasets import Dataset, load_dataset
 from clobflow.sim.venue import VenueServer

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from clobflow.core.numbers import micros_from_number
-from clobflow.importer import ImportState, import_markets, import_prices, import_trades
+from clobflow.venues.polymarket.history import ImportState, import_markets, import_prices, import_trades
 from clobflow.recorder.tables import MarketWindowRow, TradeRow
 from clobflow.sim.datasets import Dataset, data_dir
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from clobflow.importer.mapping import (
+from clobflow.venues.polymarket.history.mapping import (
     data_api_trade_id,
     gamma_winner,
     market_key,

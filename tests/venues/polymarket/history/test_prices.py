@@ -6,7 +6,7 @@ import pytest
 
 from clobflow.book.book_set import BookSet
 from clobflow.core.numbers import format_micros
-from clobflow.importer import PriceQuery
+from clobflow.venues.polymarket.history import PriceQuery
 from clobflow.sim.venue.history import VenueHistory
 from clobflow.venues.polymarket.http import HttpRejected
 from clobflow.venues.polymarket.parsing import MarketParser

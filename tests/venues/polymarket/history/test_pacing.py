@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from clobflow.importer import DATA_API_PACES, Endpoints, ImportClients, TradeQuery
+from clobflow.venues.polymarket.history import DATA_API_PACES, Endpoints, ImportClients, TradeQuery
 
 from .conftest import WALLET, FakeTime
 from .helpers import trades_job

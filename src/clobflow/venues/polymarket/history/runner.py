@@ -33,7 +33,7 @@ from typing import Any
 
 import msgspec
 
-from clobflow.importer.state import ImportState, JobState, Pending, StateError
+from clobflow.venues.polymarket.history.state import ImportState, JobState, Pending, StateError
 from clobflow.recorder.sink import TableSink
 from clobflow.recorder.tables import TABLES, columns
 

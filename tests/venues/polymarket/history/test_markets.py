@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from clobflow.importer import Endpoints, ImportClients, MarketQuery
+from clobflow.venues.polymarket.history import Endpoints, ImportClients, MarketQuery
 from clobflow.sim.venue import VenueServer
 
 from .conftest import FROZEN

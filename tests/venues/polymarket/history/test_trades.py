@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from clobflow.importer import TradeQuery, trade_row
+from clobflow.venues.polymarket.history import TradeQuery, trade_row
 from clobflow.sim.venue.history import VenueHistory
 from clobflow.venues.polymarket.http import HttpRetryable
 

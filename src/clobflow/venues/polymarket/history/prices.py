@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from clobflow.core.numbers import format_micros
-from clobflow.importer.clients import PriceHistoryClient
-from clobflow.importer.runner import Item, JobResult, JobRun, Progress
-from clobflow.importer.state import ImportState
+from clobflow.venues.polymarket.history.clients import PriceHistoryClient
+from clobflow.venues.polymarket.history.runner import Item, JobResult, JobRun, Progress
+from clobflow.venues.polymarket.history.state import ImportState
 from clobflow.venues.polymarket.http import HttpRejected
 
 HEADER = "t,price\n"
