@@ -19,7 +19,6 @@ that strategy's risk limits on top of the shared ``risk`` section.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +26,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from clobflow.core.configs import key_of
 from clobflow.core.errors import ConfigError
 from clobflow.risk.config import RiskConfig
 from clobflow.strategies.imbalance import ImbalanceConfig
@@ -125,10 +125,6 @@ def _wrap(prefix: str, build):  # noqa: ANN001, ANN202
         raise ConfigError(f"{prefix}.{exc.key}", exc.message) from None
 
 
-_PATH = re.compile(r"at `\$((?:\.[A-Za-z_]\w*|\[\d+\])*)`")
-_UNKNOWN = re.compile(r"unknown field `([^`]+)`")
-
-
 def parse_config(data: Any, source: str = "config") -> AppConfig:
     """Validate a mapping (e.g. parsed YAML) into an ``AppConfig``.
 
@@ -142,13 +138,7 @@ def parse_config(data: Any, source: str = "config") -> AppConfig:
     try:
         cfg = msgspec.convert(data, AppConfig)
     except msgspec.ValidationError as exc:
-        msg = str(exc)
-        m = _PATH.search(msg)
-        path = m.group(1).lstrip(".") if m else ""
-        u = _UNKNOWN.search(msg)
-        if u:
-            path = f"{path}.{u.group(1)}" if path else u.group(1)
-        raise ConfigError(path or source, msg.split(" - at ")[0]) from None
+        raise ConfigError(key_of(exc) or source, str(exc).split(" - at ")[0]) from None
     except ConfigError as exc:
         # a section's own validation: find which section raised it
         raise ConfigError(_locate(data, exc.key), exc.message) from None

@@ -20,11 +20,12 @@ and prefixes the offending key with the section name.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+
+from clobflow.core.configs import convert_section
 
 from clobflow.core.clock import s_to_ns
 from clobflow.core.errors import ConfigError
@@ -123,19 +124,9 @@ class RiskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, prefix: str = "risk") -> RiskConfig:
-        """Build from a config section (e.g. a TOML table). Unknown keys, wrong types and
-        invalid values raise ``ConfigError`` whose key is ``"{prefix}.{field}"``."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(prefix, f"must be a table, got {type(data).__name__}")
-        try:
-            return msgspec.convert(dict(data), cls)
-        except ConfigError as exc:
-            raise ConfigError(f"{prefix}.{exc.key}", exc.message) from None
-        except msgspec.ValidationError as exc:
-            msg = str(exc)
-            m = re.search(r"at `\$\.([^`\[]+)", msg) or re.search(r"unknown field `([^`]+)`", msg)
-            key = f"{prefix}.{m.group(1)}" if m else prefix
-            raise ConfigError(key, msg) from None
+        """Build from a config section (e.g. a TOML table); unknown keys, wrong types and
+        invalid values raise ``ConfigError`` naming ``"{prefix}.{field}"``."""
+        return convert_section(data, cls, prefix)
 
     # -- exact integer views used by the engine ---------------------------------------------
 

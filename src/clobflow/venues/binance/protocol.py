@@ -29,6 +29,8 @@ from collections.abc import Iterable
 
 import msgspec
 
+from clobflow.core.configs import convert_section
+
 from clobflow.core.clock import s_to_ns
 from clobflow.core.errors import ConfigError
 
@@ -95,12 +97,7 @@ class SpotStreamConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def from_mapping(cls, data: dict) -> SpotStreamConfig:
         """Build from a plain mapping (e.g. a TOML section); wrong types and unknown keys raise
         ``ConfigError`` naming the key."""
-        try:
-            return msgspec.convert(data, cls)
-        except msgspec.ValidationError as exc:
-            msg = str(exc)
-            m = re.search(r"at `\$\.([^`\[]+)", msg) or re.search(r"unknown field `([^`]+)`", msg)
-            raise ConfigError(m.group(1) if m else "binance_stream", msg) from None
+        return convert_section(data, cls, "")
 
 
 class Rotate(msgspec.Struct, frozen=True, gc=False):

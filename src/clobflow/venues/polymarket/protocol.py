@@ -21,9 +21,10 @@ Map:
 
 from __future__ import annotations
 
-import re
 
 import msgspec
+
+from clobflow.core.configs import convert_section
 
 from clobflow.core.clock import s_to_ns
 from clobflow.core.errors import ConfigError
@@ -90,15 +91,7 @@ class MarketStreamConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True
     def from_mapping(cls, data: dict) -> MarketStreamConfig:
         """Build from a plain mapping (e.g. a TOML section); wrong types and unknown keys raise
         ``ConfigError`` naming the key."""
-        try:
-            return msgspec.convert(data, cls)
-        except msgspec.ValidationError as exc:
-            msg = str(exc)
-            m = re.search(r"at `\$\.([^`\[]+)", msg) or re.search(r"unknown field `([^`]+)`", msg)
-            raise ConfigError(m.group(1) if m else "market_stream", msg) from None
-
-
-# -- actions returned by poll() ----------------------------------------------------------------
+        return convert_section(data, cls, "")
 
 
 class Send(msgspec.Struct, frozen=True, gc=False):
