@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/clobflow demo
 
+# The PostgreSQL and Redis tests use these servers when reachable (skipped with the reason otherwise).
+export CLOBFLOW_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export CLOBFLOW_TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
