@@ -69,7 +69,7 @@ def run_backtest(
     frames = dataset.frames
     recv_clock = SimClock(frames[0].ts_recv_ns if frames else 0)
     clock = VenueTimeClock(recv_clock)
-    books = BookSet(trust_policy(config, "backtest"))
+    books = BookSet(trust_policy(config))
     parser = MarketParser()
     kernel = build_kernel(config, mode="backtest", run_id=run_id, clock=clock, books=books,
                           journal=journal, recorder=recorder)

@@ -27,8 +27,6 @@ from clobflow.core.events import BookSnapshot, MarketResolved, PriceChange, Side
 from clobflow.core.markets import BinaryMarket
 from clobflow.core.orders import (
     CancelIntent,
-    Cancelled,
-    Expired,
     Filled,
     OrderIntent,
     OrderStatus,
@@ -298,10 +296,11 @@ class Kernel:
 
     def _entry_failed(self, order: Order, now: int) -> None:
         name, cid = order.intent.strategy, order.intent.market
-        if any(o.intent.market == cid for o in self.orders.open_orders(market=cid)):
-            return
-        if self.portfolio.market_size(self.markets[cid]) if cid in self.markets else 0:
-            return
+        if self.orders.open_orders(market=cid):
+            return  # another order on the market is still working
+        m = self.markets.get(cid)
+        if m is not None and self.portfolio.market_size(m):
+            return  # an earlier fill holds the position
         self._entry_markets[name].discard(cid)
         row = self._position_rows.pop((name, cid), None)
         if row is not None and self.recorder is not None:
@@ -446,6 +445,3 @@ class _RiskView:
     def in_flight(self, market: str) -> int:
         return sum(1 for o in self._k.orders.open_orders(market=market) if o.intent.strategy == self._s)
 
-
-# Re-exported for modes and tests.
-__all__ = ["Kernel", "StrategyCtx", "Cancelled", "Expired"]

@@ -112,7 +112,7 @@ async def run_live(
         stream=MarketStreamConfig(max_assets_per_conn=f.max_assets_per_conn, stall_after_s=f.stall_after_s,
                                   reconnect_min_s=min(s.reconnect_min_delay for s in config.enabled_strategies()),
                                   reconnect_max_s=max(s.reconnect_max_delay for s in config.enabled_strategies())),
-        trust=trust_policy(config, mode),
+        trust=trust_policy(config),
         refresh_interval_s=min(s.subscription_refresh_interval for s in config.enabled_strategies()),
     )
     holder: list[Kernel] = []

@@ -222,7 +222,8 @@ class MarketFeed:
             self.markets[cid] = m
             for t in m.token_ids:
                 self.token_market[t] = cid
-                self.books.track(t).book.tick_size = self.books.book(t).tick_size or m.tick_size
+                book = self.books.book(t)
+                book.tick_size = book.tick_size or m.tick_size  # the venue's own tick wins once seen
             self.views[cid] = BinaryBook(m, self.books.book(m.yes.token_id), self.books.book(m.no.token_id))
             self.updates.setdefault(cid, 0)
         if self._on_diff is not None and (diff.has_changes or not self.last_diff_seen):

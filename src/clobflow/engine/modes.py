@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+import msgspec
+
 from clobflow.book.book_set import BookSet
 from clobflow.book.trust import TrustPolicy
 from clobflow.core.clock import Clock, s_to_ns
@@ -34,14 +36,9 @@ from clobflow.strategies.imbalance import ImbalanceStrategy
 
 def run_id_for(config: AppConfig, mode: str, source: str, started_ns: int | None) -> str:
     """A backtest's run id depends only on its inputs (repeatable); a live run's on its start."""
-    h = hashlib.sha1(f"{mode}|{source}|{msgspec_json(config)}|{started_ns or ''}".encode()).hexdigest()
+    config_json = msgspec.json.encode(config).decode()
+    h = hashlib.sha1(f"{mode}|{source}|{config_json}|{started_ns or ''}".encode()).hexdigest()
     return f"{mode}-{h[:12]}"
-
-
-def msgspec_json(obj: object) -> str:
-    import msgspec
-
-    return msgspec.json.encode(obj).decode()
 
 
 def make_execution(mode: str, config: AppConfig, markets: Callable[[], dict[str, BinaryMarket]],
@@ -88,7 +85,7 @@ def _by_token(markets: dict[str, BinaryMarket]) -> dict[str, BinaryMarket]:
     return {t: m for m in markets.values() for t in m.token_ids}
 
 
-def trust_policy(config: AppConfig, mode: str) -> TrustPolicy:
-    # In a backtest the recorded data's own gaps are the only staleness there is; keep the
-    # live default for quote age but judge it on the simulated clock like everything else.
+def trust_policy(config: AppConfig) -> TrustPolicy:
+    """The books' trust thresholds. The same in every mode: a backtest judges quote age on its
+    simulated clock, so a gap in the recording makes a book stale exactly as it would live."""
     return TrustPolicy(stale_after_ns=s_to_ns(config.feed.stale_after_s))
