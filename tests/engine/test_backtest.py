@@ -60,6 +60,11 @@ def test_full_backtest_report_and_byte_identical_rerun(ds15, tmp_path):
         assert len(store.orders(a.run_id)) == k.counters["orders"]
         assert len(store.decisions(a.run_id)) == sum(counts.values())
         positions = store.positions(a.run_id)
+        settled = [p for p in positions if p["close_reason"] == "settled"]
+        assert settled and all(p["size"] > 0 and p["cost"] > 0 for p in settled)
+        # the rows' realized P&L adds up to the portfolio's realized P&L of the settled markets
+        assert sum(p["realized_pnl"] for p in settled) == sum(
+            s.realized for s in k.portfolio.summaries() if s.settled and s.bought)
         assert positions and all(p["status"] == "closed" or p["market"] not in k.resolved for p in positions)
         assert sum(p["status"] == "closed" for p in positions) >= len(k.resolved.keys() & k.bought.keys())
     finally:

@@ -266,6 +266,7 @@ class Kernel:
                                     "price": fill.price, "size": fill.size, "fee": fill.fee})
             if self.recorder is not None:
                 self.recorder.fill(fill)
+                self._record_position(name, fill.market)
             if risk is not None:
                 risk.breaker.record_success(now)
             if fill.side == Side.SELL:
@@ -280,6 +281,16 @@ class Kernel:
                 s.on_order_event(self._ctx[name], order, report)  # type: ignore[arg-type]
         if self.recorder is not None:
             self.recorder.order(order, now)
+
+    def _record_position(self, name: str, cid: str) -> None:
+        """Mirror the market's holdings into its store position row (size, cost basis, fees)."""
+        row = self._position_rows.get((name, cid))
+        m = self.markets.get(cid)
+        if row is None or m is None or self.recorder is None:
+            return
+        s = self.portfolio.summary(m)
+        self.recorder.position_update(row, size=self.portfolio.market_size(m), cost=self.portfolio.exposure(m),
+                                      fees=s.fees if s is not None else 0)
 
     def _maybe_exited(self, order: Order, now: int) -> None:
         """A sell that brought the market's holdings back to zero closes the position (the
@@ -336,7 +347,8 @@ class Kernel:
                                         "pnl": result.pnl, "payout": result.payout, "cost": result.cost})
                 row = self._position_rows.pop((name, cid), None)
                 if row is not None and self.recorder is not None:
-                    self.recorder.close_position(row, now, result.pnl, result.fees, "settled")
+                    self.recorder.close_position(row, now, result.pnl, result.fees, "settled",
+                                                 size=result.shares_won + result.shares_lost, cost=result.cost)
 
     # -- views for strategies and risk -----------------------------------------------------
 

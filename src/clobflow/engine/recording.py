@@ -18,7 +18,7 @@ from clobflow.core.orders import Fill, OrderStatus
 from clobflow.execution.orders import Order
 from clobflow.observe.journal import JournalEntry
 from clobflow.store.errors import DuplicatePosition
-from clobflow.store.records import DecisionRow, FillRow, OrderRow, TransitionRow
+from clobflow.store.records import DecisionRow, FillRow, OrderRow, PositionUpdate, TransitionRow
 from clobflow.store.store import Store
 from clobflow.store.writer import StoreWriter
 
@@ -50,9 +50,17 @@ class RunRecorder:
         except DuplicatePosition:
             return None
 
-    def close_position(self, row_id: int, now_ns: int, realized_pnl: int, fees: int, reason: str) -> None:
-        # Pending fill and order rows must land first so the position reads consistently.
+    def close_position(self, row_id: int, now_ns: int, realized_pnl: int, fees: int, reason: str,
+                       *, size: int | None = None, cost: int | None = None) -> None:
+        """Close the row, first writing its final size and cost synchronously (a queued update
+        can then never land after the close: updates only touch open rows)."""
+        if size is not None and cost is not None:
+            self.store.update_position(row_id, size=size, cost=cost, fees=fees)
         self.store.close_position(row_id, now_ns, realized_pnl, fees, reason)
+
+    def position_update(self, row_id: int, *, size: int, cost: int, fees: int) -> None:
+        """The open position's current size and cost basis (queued, off the decision path)."""
+        self.writer.submit(PositionUpdate(position_id=row_id, size=size, cost=cost, fees=fees))
 
     # -- queued ----------------------------------------------------------------------------
 
