@@ -113,3 +113,52 @@ async def test_paper_trades_journals_and_survives_a_simulator_restart(ds, tmp_pa
         assert store.run(result.run_id)["status"] == "finished"
     finally:
         store.close()
+
+
+async def test_a_restarted_paper_run_takes_over_and_settles_the_open_position(ds, tmp_path):
+    """Run 1 fills an entry and stops before its market resolves; run 2 on the same store takes
+    the position over (no second entry), and closes the row when the market settles."""
+    port = free_port()
+    target = ds.markets[1]
+    start = target.start_ns - 5 * 10**9
+    url = f"http://127.0.0.1:{port}"
+    kw = dict(ws_url=f"ws://127.0.0.1:{port}/ws/market", gamma_url=url, clob_url=url, log=lambda s: None)
+
+    server = VenueServer(ds, port=port, speed=SPEED, start_at_ns=start)
+    await server.start()
+    stop, holder = asyncio.Event(), []
+    task = asyncio.create_task(run_live(config("paper"), "paper", tmp_path, stop_event=stop,
+                                        on_started=holder.append, **kw))
+    try:
+        await until(lambda: holder and holder[0].kernel.counters["fills"] >= 1)
+        resume_at = server.now_ns()
+    finally:
+        stop.set()
+        first = await asyncio.wait_for(task, 20)
+        await server.stop()
+    assert target.condition_id not in first.kernel.resolved  # stopped before settlement
+
+    server = VenueServer(ds, port=port, speed=100, start_at_ns=resume_at)
+    await server.start()
+    stop, holder = asyncio.Event(), []
+    task = asyncio.create_task(run_live(config("paper"), "paper", tmp_path, stop_event=stop,
+                                        on_started=holder.append, **kw))
+    try:
+        await until(lambda: holder and target.condition_id in holder[0].kernel.resolved, timeout=30)
+    finally:
+        stop.set()
+        second = await asyncio.wait_for(task, 20)
+        await server.stop()
+    entries = read_journal(second.journal_path)
+    adopted = [e for e in entries if e.action == "adopt"]
+    assert [e.market for e in adopted] == [target.condition_id]
+    assert not [e for e in entries if e.action == "order" and e.market == target.condition_id]
+    settle = [e for e in entries if e.action == "settle" and e.market == target.condition_id]
+    assert len(settle) == 1
+    store = Store(f"sqlite:///{tmp_path / 'clobflow.sqlite'}")
+    try:
+        rows = [r for r in store.positions(first.run_id) if r["market"] == target.condition_id]
+        assert len(rows) == 1 and rows[0]["status"] == "closed" and rows[0]["close_reason"] == "settled"
+        assert rows[0]["realized_pnl"] == settle[0].inputs["pnl"]
+    finally:
+        store.close()

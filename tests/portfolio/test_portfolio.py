@@ -201,3 +201,17 @@ def test_exposure_per_market_and_total():
     p.apply_fill(fill(Side.SELL, 300_000, 5 * SH, 0, cid="m2"))
     assert p.exposure("m2") == 0 and p.open_position_count() == 1
     assert [s.market for s in p.summaries()] == ["m1", "m2"]
+
+
+def test_restore_takes_over_an_exact_position_and_settles_it():
+    from clobflow.core.errors import InvariantBroken
+    from clobflow.core.markets import BinaryMarket, OutcomeToken
+
+    p = Portfolio(1_000_000_000)
+    m = BinaryMarket("0xm", "s", "q", OutcomeToken("Y", "Up"), OutcomeToken("N", "Down"), 10_000, 5_000_000)
+    p.restore("N", "0xm", 20_000_000, 9_600_001, 1, opened_ns=5)
+    assert p.cash == 1_000_000_000 - 9_600_001 and p.exposure(m) == 9_600_001 and p.holds("N")
+    res = p.settle(m, "N", 10)
+    assert res is not None and res.pnl == 20_000_000 - 9_600_001
+    with pytest.raises(InvariantBroken):
+        p.restore("Y", "0xm", 0, 0, 0, 0)

@@ -104,6 +104,17 @@ class Kernel:
             self.token_market[t] = cid
         self.views[cid] = BinaryBook(m, self.books.book(m.yes.token_id), self.books.book(m.no.token_id))
 
+    def adopt_position(self, strategy: str, market: str, asset_id: str, *, size: int, cost: int, fees: int,
+                       row_id: int, opened_ns: int) -> None:
+        """Take over a position an earlier run of this strategy left open (the store's row):
+        the portfolio holds it, the strategy sees the market as taken, and it settles (closing
+        the row) when the market resolves in this run."""
+        self.portfolio.restore(asset_id, market, size, cost, fees, opened_ns)
+        self._entry_markets[strategy].add(market)
+        self._position_rows[(strategy, market)] = row_id
+        self.journal.record(self.clock.now_ns(), strategy, "adopt", "open_from_earlier_run", passed=True,
+                            market=market, asset_id=asset_id, inputs={"size": size, "cost": cost, "row": row_id})
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -138,6 +138,9 @@ async def run_live(
     timer_ns = s_to_ns(config.engine.timer_interval_s)
     try:
         kernel.start()
+        adopted = recorder.adopt_open_positions(kernel, [s.name for s in config.enabled_strategies()], started)
+        if adopted:
+            log(f"{mode} run {run_id}: took over {adopted} open position(s) from earlier runs")
         await feed.start()
         log(f"{mode} run {run_id}: {len(feed.markets)} markets from {feed_cfg.gamma_url}")
         if on_started is not None:

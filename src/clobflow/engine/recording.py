@@ -62,6 +62,24 @@ class RunRecorder:
         """The open position's current size and cost basis (queued, off the decision path)."""
         self.writer.submit(PositionUpdate(position_id=row_id, size=size, cost=cost, fees=fees))
 
+    def adopt_open_positions(self, kernel: object, strategy_names: list[str], now_ns: int) -> int:
+        """Hand the kernel the positions earlier runs of these strategies left open in this
+        mode; rows that never got a fill are closed (``entry_not_filled``). Returns how many
+        positions were adopted."""
+        adopted = 0
+        for name in strategy_names:
+            for row in self.store.open_positions(name, self.mode):
+                if row["run_id"] == self.run_id:
+                    continue
+                if row["size"] <= 0:
+                    self.store.close_position(row["id"], now_ns, 0, row["fees"] or 0, "entry_not_filled")
+                    continue
+                kernel.adopt_position(name, row["market"], row["asset_id"], size=row["size"],  # type: ignore[attr-defined]
+                                      cost=row["cost"], fees=row["fees"] or 0, row_id=row["id"],
+                                      opened_ns=row["opened_ns"])
+                adopted += 1
+        return adopted
+
     # -- queued ----------------------------------------------------------------------------
 
     def decision(self, e: JournalEntry) -> None:

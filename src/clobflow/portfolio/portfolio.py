@@ -94,6 +94,26 @@ class Portfolio:
             self._fill_ids.add(fid)
         return True
 
+    def restore(self, asset_id: str, market: str, size: int, cost: int, fees: int, opened_ns: int) -> None:
+        """Take over a position held before this run (e.g. from the store after a restart):
+        ``size`` shares of ``asset_id`` bought for ``cost`` in total (fees included). Cash falls
+        by ``cost``, as if it had been bought in this run; the exact cost basis carries over.
+
+        Raises ``InvariantBroken`` for a non-positive size or a token already held.
+        """
+        if size <= 0 or cost < 0:
+            raise InvariantBroken(f"restore {asset_id}: size {size}, cost {cost}")
+        if asset_id in self._positions:
+            raise InvariantBroken(f"restore {asset_id}: a position is already open")
+        self._positions[asset_id] = Position(asset_id, market, size=size, cost=cost, fees=fees,
+                                             opened_ns=opened_ns, last_fill_ns=opened_ns)
+        self._token_market[asset_id] = market
+        self.cash -= cost
+        s = self._summary(market)
+        s.bought += size
+        s.entry_cost += cost - fees
+        s.fees += fees
+
     def _buy(self, fill: Fill, size: int, fee: int) -> None:
         asset = fill.asset_id
         pos = self._positions.get(asset)
