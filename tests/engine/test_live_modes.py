@@ -162,3 +162,38 @@ async def test_a_restarted_paper_run_takes_over_and_settles_the_open_position(ds
         assert rows[0]["realized_pnl"] == settle[0].inputs["pnl"]
     finally:
         store.close()
+
+
+async def test_a_position_whose_market_resolved_while_down_settles_at_restart(ds, tmp_path):
+    port = free_port()
+    target = ds.markets[1]
+    url = f"http://127.0.0.1:{port}"
+    kw = dict(ws_url=f"ws://127.0.0.1:{port}/ws/market", gamma_url=url, clob_url=url, log=lambda s: None)
+    server = VenueServer(ds, port=port, speed=SPEED, start_at_ns=target.start_ns - 5 * 10**9)
+    await server.start()
+    stop, holder = asyncio.Event(), []
+    task = asyncio.create_task(run_live(config("paper"), "paper", tmp_path, stop_event=stop,
+                                        on_started=holder.append, **kw))
+    try:
+        await until(lambda: holder and holder[0].kernel.counters["fills"] >= 1)
+    finally:
+        stop.set()
+        first = await asyncio.wait_for(task, 20)
+        await server.stop()
+    # the engine is down while the market resolves; it comes back 30 s (venue time) after the end
+    server = VenueServer(ds, port=port, speed=1, start_at_ns=target.end_ns + 30 * 10**9)
+    await server.start()
+    try:
+        second = await run_live(config("paper"), "paper", tmp_path, duration_s=2, **kw)
+    finally:
+        await server.stop()
+    entries = read_journal(second.journal_path)
+    assert [e.market for e in entries if e.action == "adopt"] == [target.condition_id]
+    settle = [e for e in entries if e.action == "settle"]
+    assert [e.market for e in settle] == [target.condition_id]
+    store = Store(f"sqlite:///{tmp_path / 'clobflow.sqlite'}")
+    try:
+        (row,) = [r for r in store.positions(first.run_id) if r["market"] == target.condition_id]
+        assert row["status"] == "closed" and row["close_reason"] == "settled"
+    finally:
+        store.close()

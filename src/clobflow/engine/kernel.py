@@ -115,6 +115,15 @@ class Kernel:
         self.journal.record(self.clock.now_ns(), strategy, "adopt", "open_from_earlier_run", passed=True,
                             market=market, asset_id=asset_id, inputs={"size": size, "cost": cost, "row": row_id})
 
+    def unfollowed_holdings(self) -> dict[str, list[str]]:
+        """Markets we hold shares in that the kernel does not follow (no ``BinaryMarket``):
+        condition id -> the tokens held. After a restart these need looking up."""
+        out: dict[str, list[str]] = {}
+        for p in self.portfolio.positions():
+            if p.size and p.market not in self.markets:
+                out.setdefault(p.market, []).append(p.asset_id)
+        return out
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clobflow.core.clock import LiveClock, VenueTimeClock, s_to_ns
-from clobflow.core.errors import ConfigError
+from clobflow.core.errors import ConfigError, Retryable, VenueRejected
+from clobflow.core.events import MarketResolved
 from clobflow.core.numbers import format_micros
 from clobflow.engine.config import AppConfig
 from clobflow.engine.kernel import Kernel
@@ -29,6 +30,8 @@ from clobflow.engine.modes import build_kernel, run_id_for, trust_policy
 from clobflow.engine.recording import RunRecorder
 from clobflow.observe.journal import Journal, JournalEntry, JsonlJournalFile
 from clobflow.venues.polymarket.discovery import DiscoveryDiff, DiscoveryFilter
+from clobflow.venues.polymarket.gamma import parse_gamma_market
+from clobflow.venues.polymarket.history.mapping import gamma_winner
 from clobflow.venues.polymarket.protocol import MarketStreamConfig
 
 LOGGED_ACTIONS = frozenset({"signal", "order", "fill", "risk_reject", "settle", "kill_switch", "breaker"})
@@ -55,6 +58,40 @@ def discovery_for(config: AppConfig) -> DiscoveryFilter:
 
 
 _MICROS = frozenset({"price", "size", "fee", "pnl", "spread", "payout", "cost"})
+
+
+async def settle_unfollowed(kernel: Kernel, feed: MarketFeed, now_ns: int, log: Callable[[str], None]) -> None:
+    """Positions taken over from earlier runs whose market discovery does not follow (it
+    resolved while we were down, or the filters changed): look them up on Gamma, follow the
+    market's metadata, and settle at once the ones that already resolved."""
+    orphans = kernel.unfollowed_holdings()
+    if not orphans:
+        return
+    tokens = [t for ts in orphans.values() for t in ts]
+    try:
+        rows = await feed.gamma.markets(clob_token_ids=tokens)
+        if len({r.get("conditionId") for r in rows} & orphans.keys()) < len(orphans):
+            rows += await feed.gamma.markets(clob_token_ids=tokens, closed=True)  # Gamma may hide closed ones
+    except (Retryable, VenueRejected) as exc:
+        log(f"cannot look up {len(orphans)} held market(s) on Gamma: {exc}")
+        return
+    seen: set[str] = set()
+    for d in rows:
+        try:
+            m = parse_gamma_market(d)
+        except ValueError:
+            continue
+        if m.condition_id not in orphans or m.condition_id in seen:
+            continue
+        seen.add(m.condition_id)
+        kernel.add_market(m)
+        winner = gamma_winner(d)
+        if winner:
+            kernel.on_event(MarketResolved(m.condition_id, m.market_id, m.token_ids, winner, m.outcome_of(winner),
+                                           now_ns, now_ns), ())
+    missing = orphans.keys() - seen
+    if missing:
+        log(f"{len(missing)} held market(s) not found on Gamma; their positions stay open")
 
 
 def line_for(e: JournalEntry) -> str:
@@ -143,6 +180,8 @@ async def run_live(
             log(f"{mode} run {run_id}: took over {adopted} open position(s) from earlier runs")
         await feed.start()
         log(f"{mode} run {run_id}: {len(feed.markets)} markets from {feed_cfg.gamma_url}")
+        if adopted:
+            await settle_unfollowed(kernel, feed, clock.now_ns(), log)
         if on_started is not None:
             on_started(LiveRun(run_id, kernel, feed, journal_path))
         deadline = None if duration_s is None else time.monotonic() + duration_s
