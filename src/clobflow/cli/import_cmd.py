@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from clobflow.cli.errors import UserError
+from clobflow.cli.errors import UserError, run_cli
 
 if TYPE_CHECKING:
     from clobflow.venues.polymarket.history import ImportClients, ImportState, JobResult, ProgressEvent
@@ -309,22 +309,6 @@ def trades(
         v1_max_offset=v1_max_offset))
 
 
-def main() -> None:
-    """Run ``app_import`` on its own (``python -m clobflow.cli.import_cmd``), with the same error
-    handling as ``clobflow``'s entry point."""
-    try:
-        app_import()
-    except UserError as exc:
-        print(f"clobflow: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()
-
-
 @app_import.command("bundled")
 def bundled(
     db: Annotated[Path, typer.Option("--db", help="Folder of the table store (tables.duckdb is created there).")] = Path("runs/bundled"),
@@ -356,3 +340,13 @@ def bundled(
     finally:
         sink.close()
     print(f"tables in {path}")
+
+
+def main() -> None:
+    """Run ``app_import`` on its own (``python -m clobflow.cli.import_cmd``), with the same error
+    handling as ``clobflow``'s entry point."""
+    run_cli(app_import)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,11 +6,9 @@ clear line on stderr with exit code 2, never as a traceback.
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
-from clobflow.cli.errors import UserError
+from clobflow.cli.errors import UserError, run_cli
 
 __all__ = ["UserError", "app", "main"]
 
@@ -49,13 +47,7 @@ def _register() -> None:
 
 def main() -> None:
     _register()
-    try:
-        app()
-    except UserError as exc:
-        print(f"clobflow: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run_cli(app)
 
 
 if __name__ == "__main__":
