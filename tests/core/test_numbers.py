@@ -59,3 +59,17 @@ def test_format_places():
     assert format_micros(513_000, 2) == "0.51"
     assert format_micros(5_000_000) == "5"
     assert Decimal(format_micros(1)) == Decimal("0.000001")
+
+
+def test_micros_memo_is_exact_bounded_and_typed():
+    from clobflow.core.numbers import MicrosMemo
+
+    m = MicrosMemo(limit=2)
+    assert m("0.513") == 513_000 and m("0.513") == 513_000 and m(5) == 5_000_000 and m(0.25) == 250_000
+    m("1.5")
+    m("2.5")  # the third distinct string clears the full table instead of growing it
+    assert len(m.table) <= 2
+    with pytest.raises(NumberFormatError):
+        m("abc")
+    with pytest.raises(NumberFormatError):
+        m(None)

@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from clobflow.core.numbers import NumberFormatError, parse_micros
+from clobflow.core.numbers import MicrosMemo, NumberFormatError
 from clobflow.recorder.tables import SpotPriceRow
 from clobflow.venues.binance import schemas as w
 
@@ -103,7 +103,7 @@ class SpotParser:
         self._env = msgspec.json.Decoder(w.WEnvelope)
         self._payload = msgspec.json.Decoder(w.WPayload)
         self._head = msgspec.json.Decoder(w.WHead)
-        self._num: dict[str, int] = {}
+        self._micros = MicrosMemo(_CACHE_LIMIT)
         self._last_id: dict[str, int] = {}  # symbol (or "agg:"+symbol) -> last trade id emitted
         self.frames = 0
         self.rows = 0
@@ -233,22 +233,6 @@ class SpotParser:
         raise _Reject(RejectReason.UNKNOWN_EVENT, e)
 
     # -- helpers ---------------------------------------------------------------------------
-
-    def _micros(self, s: object) -> int:
-        # Prices repeat constantly; the memo is several times cheaper than parsing.
-        if type(s) is str:
-            v = self._num.get(s)
-            if v is None:
-                v = parse_micros(s)
-                if len(self._num) >= _CACHE_LIMIT:
-                    self._num.clear()
-                self._num[s] = v
-            return v
-        if type(s) is int:
-            return s * 1_000_000
-        if type(s) is float:
-            return parse_micros(repr(s))
-        raise NumberFormatError(f"not a number: {s!r}")
 
     def _reject(self, reason: str, detail: str) -> None:
         self.rejects[reason] += 1

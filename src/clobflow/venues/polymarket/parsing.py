@@ -33,7 +33,7 @@ from clobflow.core.events import (
     TickSizeChange,
     Trade,
 )
-from clobflow.core.numbers import NumberFormatError, parse_micros
+from clobflow.core.numbers import MicrosMemo, NumberFormatError
 from clobflow.venues.polymarket import schemas as w
 
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL, "buy": Side.BUY, "sell": Side.SELL}
@@ -111,7 +111,8 @@ class MarketParser:
         self._raw_decoder = msgspec.json.Decoder(msgspec.Raw)
         self._one_decoder = msgspec.json.Decoder(w.WireEvent)
         self._any_decoder = msgspec.json.Decoder(w.WAny)
-        self._num: dict[str, int] = {}
+        self._micros = MicrosMemo(_CACHE_LIMIT)
+        self._num = self._micros.table  # inline lookups on the hot path
         self.frames = 0
         self.events = 0
         self.text = 0
@@ -119,22 +120,6 @@ class MarketParser:
         self.last_reject = ""
 
     # -- numbers ---------------------------------------------------------------------------
-
-    def _micros(self, s: object) -> int:
-        if type(s) is str:
-            v = self._num.get(s)
-            if v is None:
-                v = parse_micros(s)
-                num = self._num
-                if len(num) >= _CACHE_LIMIT:
-                    num.clear()
-                num[s] = v
-            return v
-        if type(s) is int:
-            return s * 1_000_000
-        if type(s) is float:
-            return parse_micros(repr(s))
-        raise NumberFormatError(f"not a number: {s!r}")
 
     def _opt_bid(self, s: object) -> int | None:
         if s is None or (type(s) is str and s in _EMPTY_BID):
