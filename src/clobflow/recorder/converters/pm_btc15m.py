@@ -52,7 +52,7 @@ from pathlib import Path
 from clobflow.core.markets import BinaryMarket
 from clobflow.recorder.converters.common import S, SNAPSHOTS, TRADES, WINDOWS, Micros, Rows
 from clobflow.recorder.tables import BookSnapshotRow, MarketWindowRow, TradeRow
-from clobflow.sim.datasets.btc15m import read_outcomes, window_market
+from clobflow.sim.datasets.btc15m import read_outcomes, read_windows, timed_rows, window_market
 from clobflow.sim.datasets.gamma import stable_id
 
 NAME = "pm-btc15m-tob-1s"
@@ -62,13 +62,6 @@ TRADES_DIR = "gabagool22_trades"
 _EPOCH = datetime(1970, 1, 1)
 
 _TRADE_COLUMNS = ("timestamp", "trade_side", "quantity", "price", "TargetTime")
-_BOOK_COLUMNS = (
-    "Timestamp", "TargetTime",
-    "UpBid", "UpBidLiquidity", "UpAsk", "UpAskLiquidity",
-    "DownBid", "DownBidLiquidity", "DownAsk", "DownAskLiquidity",
-)
-
-
 def seconds(text: str) -> int:
     """``"2025-12-26 10:34:14"`` (naive UTC) -> unix seconds."""
     return int((datetime.fromisoformat(text) - _EPOCH).total_seconds())
@@ -94,22 +87,6 @@ def window_row(m: BinaryMarket, winner: str = "") -> MarketWindowRow:
     )
 
 
-def _book_windows(directory: Path) -> dict[str, list[list[str]]]:
-    """Book rows grouped by ``TargetTime`` (sorted), each group stably sorted by ``Timestamp``."""
-    windows: dict[str, list[list[str]]] = {}
-    for path in sorted(directory.glob("market_data_*.csv.gz")):
-        with gzip.open(path, "rt", newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader)
-            idx = [header.index(c) for c in _BOOK_COLUMNS]
-            for row in reader:
-                if row:
-                    windows.setdefault(row[idx[1]], []).append([row[i] for i in idx])
-    for rows in windows.values():
-        rows.sort(key=lambda r: r[0])
-    return dict(sorted(windows.items()))
-
-
 def _side(price: int, size: int) -> tuple[list[int], list[int]]:
     return ([price], [size]) if price > 0 and size > 0 else ([], [])
 
@@ -117,27 +94,19 @@ def _side(price: int, size: int) -> tuple[list[int], list[int]]:
 def book_rows(directory: Path) -> Rows:
     """``orderbook_snapshots`` rows of every book CSV (window by window, time order)."""
     num = Micros()
-    for target, rows in _book_windows(directory).items():
+    # the simulator's reader and timing, so these rows line up with its frames
+    for target, rows in read_windows(directory).items():
         m = window_market(seconds(target))
         up, down = m.yes.token_id, m.no.token_id
-        i = 0
-        while i < len(rows):
-            j = i + 1
-            while j < len(rows) and rows[j][0] == rows[i][0]:
-                j += 1
-            base = seconds(rows[i][0]) * S
-            for k in range(i, j):
-                r = rows[k]
-                ts = base + (k - i) * S // (j - i)
-                for token, c in ((up, 2), (down, 6)):
-                    bp, bs = _side(num(r[c]), num(r[c + 1]))
-                    ap, as_ = _side(num(r[c + 2]), num(r[c + 3]))
-                    yield SNAPSHOTS, BookSnapshotRow(
-                        ts_ns=ts, ts_venue_ns=0, venue="polymarket", market=m.condition_id,
-                        asset_id=token, bid_prices=bp, bid_sizes=bs, ask_prices=ap,
-                        ask_sizes=as_, source="converted",
-                    )
-            i = j
+        for ts, r in timed_rows(rows, S):
+            for token, c in ((up, 2), (down, 6)):
+                bp, bs = _side(num(r[c]), num(r[c + 1]))
+                ap, as_ = _side(num(r[c + 2]), num(r[c + 3]))
+                yield SNAPSHOTS, BookSnapshotRow(
+                    ts_ns=ts, ts_venue_ns=0, venue="polymarket", market=m.condition_id,
+                    asset_id=token, bid_prices=bp, bid_sizes=bs, ask_prices=ap,
+                    ask_sizes=as_, source="converted",
+                )
 
 
 def trade_files(directory: Path) -> list[Path]:

@@ -41,6 +41,7 @@ import csv
 import gzip
 import hashlib
 from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 from clobflow.core.markets import BinaryMarket, FeeSchedule, OutcomeToken
@@ -110,7 +111,7 @@ _COLUMNS = (
 )
 
 
-def _read_windows(directory: Path) -> dict[str, list[list[str]]]:
+def read_windows(directory: Path) -> dict[str, list[list[str]]]:
     """All rows of all ``market_data_*.csv.gz`` files grouped by ``TargetTime``, each group
     stably sorted by ``Timestamp``; columns reordered to ``_COLUMNS``."""
     windows: dict[str, list[list[str]]] = {}
@@ -126,6 +127,20 @@ def _read_windows(directory: Path) -> dict[str, list[list[str]]]:
     for rows in windows.values():
         rows.sort(key=lambda r: r[0])
     return dict(sorted(windows.items()))
+
+
+def timed_rows(rows: list[list[str]], ns_per_s: int = _NS) -> Iterator[tuple[int, list[str]]]:
+    """``(ts_ns, row)`` for a window's rows (``Timestamp`` first, sorted): the collector logged
+    whole seconds, so rows sharing a second are spread evenly over it, in their order."""
+    i = 0
+    while i < len(rows):
+        j = i + 1
+        while j < len(rows) and rows[j][0] == rows[i][0]:
+            j += 1
+        base = _seconds(rows[i][0]) * ns_per_s
+        for k in range(i, j):
+            yield base + (k - i) * ns_per_s // (j - i), rows[k]
+        i = j
 
 
 class _Numbers:
@@ -158,7 +173,7 @@ def convert(directory: str | Path, *, limit_markets: int | None = None) -> Datas
         FileNotFoundError: ``directory`` has no ``market_data_*.csv.gz`` files.
     """
     directory = Path(directory)
-    windows = _read_windows(directory)
+    windows = read_windows(directory)
     if not windows:
         raise FileNotFoundError(f"no market_data_*.csv.gz in {directory}")
     outcomes_path = directory / "windows_implied_outcomes.csv"
@@ -173,27 +188,17 @@ def convert(directory: str | Path, *, limit_markets: int | None = None) -> Datas
         m = window_market(_seconds(target))
         markets.append(m)
         up, down = m.yes.token_id, m.no.token_id
-        i = 0
         first = True
         ts = 0
-        while i < len(rows):
-            # rows sharing a whole second are spread evenly over it
-            j = i + 1
-            while j < len(rows) and rows[j][0] == rows[i][0]:
-                j += 1
-            base = _seconds(rows[i][0]) * _NS
-            for k in range(i, j):
-                r = rows[k]
-                ts = base + (k - i) * _NS // (j - i)
-                if first:
-                    builder.new_market(m, ts)
-                    first = False
-                books = {
-                    up: (_side(num(r[2]), num(r[3])), _side(num(r[4]), num(r[5]))),
-                    down: (_side(num(r[6]), num(r[7])), _side(num(r[8]), num(r[9]))),
-                }
-                builder.snapshot(m, ts, books)
-            i = j
+        for ts, r in timed_rows(rows):
+            if first:
+                builder.new_market(m, ts)
+                first = False
+            books = {
+                up: (_side(num(r[2]), num(r[3])), _side(num(r[4]), num(r[5]))),
+                down: (_side(num(r[6]), num(r[7])), _side(num(r[8]), num(r[9]))),
+            }
+            builder.snapshot(m, ts, books)
         winner = outcomes.get(m.slug, "")
         if winner in ("Up", "Down"):
             win_id = up if winner == "Up" else down
