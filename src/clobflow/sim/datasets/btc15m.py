@@ -44,7 +44,8 @@ from datetime import datetime
 from collections.abc import Iterator
 from pathlib import Path
 
-from clobflow.core.markets import BinaryMarket, FeeSchedule, OutcomeToken
+from clobflow.core.fee_table import dated_schedule
+from clobflow.core.markets import BinaryMarket, OutcomeToken
 from clobflow.core.numbers import NumberFormatError, micros_from_number, parse_micros
 from clobflow.sim.datasets.base import Dataset, Resolution
 from clobflow.sim.datasets.framing import FrameBuilder
@@ -53,9 +54,6 @@ from clobflow.sim.datasets.gamma import stable_id, updown_question
 NAME = "pm-btc15m-tob-1s"
 WINDOW_S = 900
 TAGS = ("crypto", "bitcoin", "up-or-down", "15M")
-# Taker fees on 15-minute crypto markets started on 2026-01-06 (protocol.md §0).
-FEES_FROM_S = 1_767_657_600
-FEES_2026_01 = FeeSchedule(rate=250_000, exponent=2, taker_only=True, rebate_rate=0)
 
 _EPOCH = datetime(1970, 1, 1)
 _NS = 1_000_000_000
@@ -84,7 +82,7 @@ def window_market(start_s: int) -> BinaryMarket:
         tick_size=10_000,
         min_order_size=5_000_000,
         neg_risk=False,
-        fee_schedule=FEES_2026_01 if start_s >= FEES_FROM_S else None,
+        fee_schedule=dated_schedule(slug, start_s * _NS),  # the era in force at the window's start
         start_ns=start_s * _NS,
         end_ns=(start_s + WINDOW_S) * _NS,
         market_id=stable_id("market|" + slug),
