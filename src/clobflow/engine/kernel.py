@@ -44,6 +44,12 @@ from clobflow.strategies.base import Strategy
 
 log = logging.getLogger(__name__)
 
+MARKET_OUTCOMES = frozenset({"post_only_crosses", "fak_no_match"})
+"""Rejections that are the market moving, not execution failing: a post-only bid refused because
+the ask reached it, or a FAK that found the liquidity gone, are ordinary outcomes for a quoting
+strategy, so they do not count towards the circuit breaker (venue errors, bad orders and
+unknown outcomes do)."""
+
 
 class Kernel:
     """Composes books, strategies, risk, execution, portfolio and journal for one run.
@@ -146,10 +152,15 @@ class Kernel:
         """Handle one market event whose book changes (``touched`` tokens) are already applied."""
         now = self.clock.now_ns()
         self.counters["events"] += 1
-        if now >= self._next_timer_ns or now < self._next_timer_ns - 2 * self._timer_ns:
-            # (the second case: market time was re-based, e.g. the first venue timestamp)
-            self.on_timer(now)
         self.process_due(now)
+        self._handle(ev, touched, now)
+        if now >= self._next_timer_ns or now < self._next_timer_ns - 2 * self._timer_ns:
+            # After the event: the venue matched our resting orders against this update before
+            # anything we decide on the timer could reach it. (The second case: market time
+            # was re-based, e.g. by the first venue timestamp.)
+            self.on_timer(now)
+
+    def _handle(self, ev: object, touched: tuple[str, ...], now: int) -> None:
         t = type(ev)
         if t is PriceChange or t is BookSnapshot or t is TickSizeChange:
             if not touched:
@@ -236,7 +247,9 @@ class Kernel:
             self.journal.record(now, name, "risk_reject", decision.reason, passed=False, market=intent.market,
                                 asset_id=intent.asset_id, inputs={**(inputs or {}), **decision.detail})
             return None
-        if self.recorder is not None and intent.side == Side.BUY:
+        if self.recorder is not None and intent.side == Side.BUY and (name, intent.market) not in self._position_rows:
+            # First entry of this strategy on the market: claim the store's one open position
+            # row. Later buys (a pair's second leg, a re-priced bid) add to the same row.
             row = self.recorder.open_position(name, intent.market, intent.asset_id, now)
             if row is None:
                 self.counters["risk_rejects"] += 1
@@ -291,7 +304,7 @@ class Kernel:
                 risk.breaker.record_success(now)
             if fill.side == Side.SELL:
                 self._maybe_exited(order, now)
-        elif t is Rejected or t is Unknown:
+        elif t is Unknown or (t is Rejected and report.reason not in MARKET_OUTCOMES):  # type: ignore[attr-defined]
             if risk is not None:
                 risk.breaker.record_failure(now)
         if order.status.terminal and order.filled_size == 0:
@@ -357,6 +370,8 @@ class Kernel:
         for o in self.orders.open_orders(market=cid):
             self.execution.cancel(o.intent.client_order_id, now)
         result = self.portfolio.settle(m, ev.winning_asset_id, now)
+        for s in self.strategies:
+            s.on_resolved(self._ctx[s.name], m, ev.winning_asset_id)
         if result is None:
             return
         for name in self._entry_markets:
@@ -422,6 +437,9 @@ class StrategyCtx:
 
     def open_orders(self, condition_id: str | None = None) -> list[Order]:
         return [o for o in self._k.orders.open_orders(market=condition_id) if o.intent.strategy == self._s.name]
+
+    def can_trade(self) -> bool:
+        return self._k.risk[self._s.name].can_trade(self._k.clock.now_ns())
 
     def submit(self, *, market: str, asset_id: str, side: Side, price: int, size: int, order_type: OrderType,
                reason: str, signal_ns: int, post_only: bool = False, expire_at_ns: int | None = None,

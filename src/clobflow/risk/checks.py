@@ -147,10 +147,12 @@ def check_time_to_close(market: BinaryMarket, now_ns: int, min_ns: int) -> Viola
 # -- orders and positions ---------------------------------------------------------------------
 
 
-def check_in_flight(in_flight: int) -> Violation | None:
-    """``duplicate_in_flight`` when the market already has a live order (of this strategy)."""
-    if in_flight > 0:
-        return Violation(Code.DUPLICATE_IN_FLIGHT, {"in_flight": in_flight, "max": 0})
+def check_in_flight(in_flight: int, max_live: int = 1) -> Violation | None:
+    """``duplicate_in_flight`` when the market already has ``max_live`` live orders (of this
+    strategy): one by default (a taker strategy), more for a quoting strategy that rests a bid
+    on each token and fires a second leg while one is still being cancelled."""
+    if in_flight >= max_live:
+        return Violation(Code.DUPLICATE_IN_FLIGHT, {"in_flight": in_flight, "max": max_live - 1})
     return None
 
 
@@ -216,21 +218,29 @@ def check_spread(book: L2Book, max_spread: int) -> Violation | None:
     return None
 
 
-def reference_price(side: Side, book: L2Book) -> int | None:
+def reference_price(side: Side, book: L2Book, post_only: bool = False) -> int | None:
     """The touch an order of ``side`` would trade against: best ask for a BUY, best bid for a
-    SELL (``None`` when that side is empty)."""
+    SELL (``None`` when that side is empty). A post-only order never trades against that touch;
+    it joins its own side, so its reference is the same-side best (best bid for a BUY, best ask
+    for a SELL), falling back to the opposite touch when its own side is empty."""
+    if post_only:
+        own = book.best_bid() if side == Side.BUY else book.best_ask()
+        if own is not None:
+            return own
     return book.best_ask() if side == Side.BUY else book.best_bid()
 
 
-def check_price_deviation(side: Side, price: int, book: L2Book, max_ppm: int) -> Violation | None:
+def check_price_deviation(side: Side, price: int, book: L2Book, max_ppm: int,
+                          post_only: bool = False) -> Violation | None:
     """``price_deviation`` when ``|price - ref| / ref > max_ppm / 1e6``, computed exactly as
     ``|price - ref| * 1e6 > max_ppm * ref``; also when there is no reference to compare to.
+    ``ref`` is ``reference_price(side, book, post_only)``.
 
     The deviation is two-sided (as specified): it guards against fat fingers and signals
     computed on a market that has since moved. A passive order far below the ask also fails,
     so with low prices (ask 0.10: one tick is 10 %) size the limit for the strategy's style.
     """
-    ref = reference_price(side, book)
+    ref = reference_price(side, book, post_only)
     if ref is None or ref <= 0:
         return Violation(Code.PRICE_DEVIATION, {"price": price, "reference": ref, "max_ppm": max_ppm})
     dev = abs(price - ref)

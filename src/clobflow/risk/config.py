@@ -31,7 +31,7 @@ from clobflow.core.clock import s_to_ns
 from clobflow.core.errors import ConfigError
 from clobflow.core.numbers import micros_from_number
 
-_INT_FIELDS = ("max_positions", "max_fee_rate_bps", "breaker_max_failures")
+_INT_FIELDS = ("max_positions", "max_fee_rate_bps", "breaker_max_failures", "max_live_orders_per_market")
 _BOOL_FIELDS = ("one_position_per_market", "require_trusted_book")
 # (name, strictly positive?) for finite non-negative numbers.
 _NUM_FIELDS = (
@@ -67,6 +67,8 @@ class RiskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     - ``max_spread``: dollars per share, in ``[0, 1]``; refuse entries on a wider book.
     - ``max_fee_rate_bps``: refuse entries whose effective taker fee exceeds this (bps of notional).
     - ``recent_order_window_s``: refuse any order on a token that had one within this window.
+    - ``max_live_orders_per_market``: live orders of the strategy allowed on one market at once
+      (a new one is refused at this count); 1 for a taker strategy.
     - ``require_trusted_book``: only ``TRUSTED`` books pass; with ``False`` a ``SUSPECT`` book
       passes too. An ``UNTRUSTED`` book never passes (it has no valid prices to check against).
     - ``breaker_max_failures`` (>= 1) / ``breaker_cooloff_s``: circuit breaker.
@@ -89,6 +91,7 @@ class RiskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     require_trusted_book: bool = True
     breaker_max_failures: int = 3
     breaker_cooloff_s: float = 300.0
+    max_live_orders_per_market: int = 1
     max_drawdown_usd: float | None = None
     max_daily_loss_usd: float | None = None
 
@@ -101,6 +104,8 @@ class RiskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ConfigError("max_positions", f"must be >= 1, got {self.max_positions}")
         if self.max_fee_rate_bps < 0:
             raise ConfigError("max_fee_rate_bps", f"must be >= 0, got {self.max_fee_rate_bps}")
+        if self.max_live_orders_per_market < 1:
+            raise ConfigError("max_live_orders_per_market", f"must be >= 1, got {self.max_live_orders_per_market}")
         if self.breaker_max_failures < 1:
             raise ConfigError("breaker_max_failures", f"must be >= 1, got {self.breaker_max_failures}")
         for key in _BOOL_FIELDS:

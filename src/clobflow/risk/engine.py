@@ -16,7 +16,7 @@ first, so the journaled reason is the most basic one that applies:
 5   market_unknown          all      view.market (unknown, or the token is not its own)
     market_closed           all      market flags, ``end_ns <= now``
     too_close_to_close      entry    ``end_ns - now < min_seconds_to_close``
-6   duplicate_in_flight     all      view.in_flight (a live order on the market)
+6   duplicate_in_flight     all      view.in_flight (``max_live_orders_per_market`` live)
     recent_order            all      view.last_order_ns (token)
     cooldown                entry    view.last_entry_ns / ``record_entry`` (the later)
     position_exists         entry    view.has_position (with ``one_position_per_market``)
@@ -24,7 +24,8 @@ first, so the journaled reason is the most basic one that applies:
     market_exposure         entry    view.market_exposure + intent notional
     total_exposure          entry    view.total_exposure + intent notional
 7   spread_too_wide         entry    book spread (a one-sided book fails)
-    price_deviation         all      intent price vs best ask (BUY) / best bid (SELL)
+    price_deviation         all      intent price vs best ask (BUY) / best bid (SELL);
+                                     a post-only order vs its own side's best
     fee_rate_too_high       entry    ``fee_rate_bps(price, schedule)``; post-only passes
 ==  ======================  =======  ===================================================
 
@@ -73,7 +74,7 @@ class RiskEngine:
     __slots__ = ("config", "breaker", "kill_switch", "counts", "_last_entry", "_can_trade",
                  "_max_positions", "_one_per_market", "_max_market", "_max_total", "_cooldown_ns",
                  "_min_to_close_ns", "_max_signal_ns", "_max_dev_ppm", "_max_spread",
-                 "_max_fee_bps", "_recent_ns", "_require_trusted")
+                 "_max_fee_bps", "_recent_ns", "_require_trusted", "_max_live")
 
     def __init__(self, config: RiskConfig | None = None) -> None:
         cfg = config or RiskConfig()
@@ -90,6 +91,7 @@ class RiskEngine:
         self._max_fee_bps = cfg.max_fee_rate_bps
         self._recent_ns = cfg.recent_order_window_ns
         self._require_trusted = cfg.require_trusted_book
+        self._max_live = cfg.max_live_orders_per_market
         self._can_trade = True
         self._last_entry: dict[str, int] = {}
         self.counts: dict[str, int] = {}
@@ -158,7 +160,7 @@ class RiskEngine:
             return v
         if entry and (v := C.check_time_to_close(market, now_ns, self._min_to_close_ns)) is not None:  # type: ignore[arg-type]
             return v
-        v = (C.check_in_flight(view.in_flight(cid))
+        v = (C.check_in_flight(view.in_flight(cid), self._max_live)
              or C.check_recent_order(view.last_order_ns(intent.asset_id), now_ns, self._recent_ns))
         if v is not None:
             return v
@@ -178,7 +180,7 @@ class RiskEngine:
                  or C.check_spread(book, self._max_spread))
             if v is not None:
                 return v
-        v = C.check_price_deviation(intent.side, intent.price, book, self._max_dev_ppm)
+        v = C.check_price_deviation(intent.side, intent.price, book, self._max_dev_ppm, intent.post_only)
         if v is not None:
             return v
         if entry:

@@ -1,6 +1,6 @@
 """The strategy API: one small surface, the same in backtest, paper, shadow and live.
 
-A strategy gets six handlers and a ``StrategyContext``. It reads books, markets, positions and
+A strategy gets seven handlers and a ``StrategyContext``. It reads books, markets, positions and
 orders from the context and expresses intents through ``ctx.submit``/``ctx.cancel``; it never
 talks to a venue, never awaits and never reads a clock of its own (``ctx.now_ns``). Handlers are
 called synchronously on the engine's single thread, right after the event that caused them.
@@ -10,6 +10,7 @@ Every evaluation worth explaining goes to ``ctx.journal`` with a reason code, pa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 from clobflow.book.binary import BinaryBook
@@ -78,6 +79,10 @@ class StrategyContext(Protocol):
 
     def cancel(self, client_order_id: str, reason: str) -> None: ...
 
+    def can_trade(self) -> bool:
+        """The risk layer's O(1) gate for this strategy: kill switch not tripped and circuit
+        breaker closed (``RiskEngine.can_trade``)."""
+
     def journal(
         self,
         action: str,
@@ -112,5 +117,13 @@ class Strategy:
     def on_timer(self, ctx: StrategyContext, now_ns: int) -> None:
         """Periodic tick (engine ``timer_interval_s``), in engine time."""
 
+    def on_resolved(self, ctx: StrategyContext, market: BinaryMarket, winning_asset_id: str) -> None:
+        """``market`` resolved (``winning_asset_id`` pays 1); positions are already settled."""
+
     def on_stop(self, ctx: StrategyContext) -> None:
         """Called once after the last event."""
+
+    def attach_run(self, out_dir: Path, mode: str) -> None:
+        """The run's folder (journal, report) and mode (``backtest``/``paper``/``shadow``/
+        ``live``): a strategy with files of its own (e.g. a decision log) writes them there.
+        Called once before ``on_start`` when the run has a folder."""
