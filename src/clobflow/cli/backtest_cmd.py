@@ -17,16 +17,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from clobflow.cli.errors import UserError
 from clobflow.core.errors import ConfigError
 from clobflow.engine.backtest import run_backtest
-from clobflow.engine.config import load_config
+from clobflow.engine.config import STRATEGY_KINDS, load_config
 from clobflow.replay.report import report_run
 from clobflow.replay.selection import parse_time_ns, select_frames
 from clobflow.sim.datasets import Dataset, load_dataset
 
-DEFAULT_CONFIG = Path("config/imbalance.yaml")
-
 
 def backtest(
-    config: Annotated[Path, typer.Option(help="YAML or TOML run configuration.")] = DEFAULT_CONFIG,
+    config: Annotated[Path | None, typer.Option(help="YAML or TOML run configuration (default: "
+                                                     "config/<strategy>.yaml).")] = None,
+    strategy: Annotated[str, typer.Option(help="Strategy whose default config to use when --config is not "
+                                               "given: imbalance or complete_set.")] = "imbalance",
     data: Annotated[str, typer.Option(help="Bundled dataset (pm-btc15m-tob-1s, pm-btc1h-l2-1s) or a raw-frame file.")] = "pm-btc15m-tob-1s",
     out: Annotated[Path, typer.Option(help="Output folder for the journal, store and report.")] = Path("runs/backtest"),
     store_url: Annotated[str | None, typer.Option(help="SQL store URL (default: SQLite in --out).")] = None,
@@ -37,6 +38,10 @@ def backtest(
 ) -> None:
     """Backtest on recorded frames with a simulated clock; deterministic, with a report."""
     console = Console()
+    if config is None:
+        if strategy not in STRATEGY_KINDS:
+            raise UserError(f"--strategy {strategy!r}: one of {', '.join(STRATEGY_KINDS)}")
+        config = Path(f"config/{strategy}.yaml")
     try:
         cfg = load_config(config)
     except ConfigError as exc:
@@ -59,6 +64,10 @@ def backtest(
                             starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=out)
     console.print(rep.text(), highlight=False)
     console.print(f"journal {res.journal_path}; report {', '.join(p.name for p in paths)} in {out}", highlight=False)
+    for s in k.strategies:
+        text = getattr(s, "report_text", None)
+        if text is not None:
+            console.print(text, highlight=False)
 
 
 def _select(ds: Dataset, start: str | None, end: str | None, market: list[str] | None) -> Dataset:

@@ -72,7 +72,7 @@ def run_backtest(
     books = BookSet(trust_policy(config))
     parser = MarketParser()
     kernel = build_kernel(config, mode="backtest", run_id=run_id, clock=clock, books=books,
-                          journal=journal, recorder=recorder)
+                          journal=journal, recorder=recorder, out_dir=out)
     for m in dataset.markets:
         kernel.add_market(m)
     try:

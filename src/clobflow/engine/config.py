@@ -29,9 +29,14 @@ import yaml
 from clobflow.core.configs import key_of
 from clobflow.core.errors import ConfigError
 from clobflow.risk.config import RiskConfig
+from clobflow.strategies.complete_set.config import CompleteSetConfig
 from clobflow.strategies.imbalance import ImbalanceConfig
 
 Mode = Literal["backtest", "paper", "shadow", "live"]
+
+StrategyConfig = ImbalanceConfig | CompleteSetConfig
+"""A strategy section; ``kind`` picks the strategy (``imbalance`` when absent)."""
+STRATEGY_KINDS: dict[str, type] = {"imbalance": ImbalanceConfig, "complete_set": CompleteSetConfig}
 
 
 class EngineSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -90,32 +95,15 @@ class AppConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sim: SimSection = msgspec.field(default_factory=SimSection)
     feed: FeedSection = msgspec.field(default_factory=FeedSection)
     risk: RiskSection = msgspec.field(default_factory=RiskSection)
-    strategies: tuple[ImbalanceConfig, ...] = (ImbalanceConfig(),)
+    strategies: tuple[StrategyConfig, ...] = (ImbalanceConfig(),)
 
-    def enabled_strategies(self) -> list[ImbalanceConfig]:
+    def enabled_strategies(self) -> list[StrategyConfig]:
         return [s for s in self.strategies if s.enabled]
 
-    def risk_for(self, s: ImbalanceConfig) -> RiskConfig:
-        """The risk limits of one strategy: shared section + the strategy's safety keys."""
-        r = self.risk
-        return _wrap(f"strategies[{self.strategies.index(s)}]", lambda: RiskConfig(
-            max_positions=s.max_positions,
-            one_position_per_market=True,
-            max_market_exposure_usd=r.max_market_exposure_usd,
-            max_total_exposure_usd=r.max_total_exposure_usd,
-            cooldown_s=s.cooldown_minutes * 60,
-            min_seconds_to_close=s.min_minutes_to_close * 60,
-            max_signal_age_s=s.max_signal_age_seconds,
-            max_price_deviation=s.max_price_deviation,
-            max_spread=s.max_spread,
-            max_fee_rate_bps=s.max_fee_rate_bps,
-            recent_order_window_s=r.recent_order_window_s,
-            require_trusted_book=r.require_trusted_book,
-            breaker_max_failures=r.breaker_max_failures,
-            breaker_cooloff_s=r.breaker_cooloff_s,
-            max_drawdown_usd=r.max_drawdown_usd,
-            max_daily_loss_usd=r.max_daily_loss_usd,
-        ))
+    def risk_for(self, s: StrategyConfig) -> RiskConfig:
+        """The risk limits of one strategy: shared section + the strategy's own keys
+        (``risk_limits``)."""
+        return _wrap(f"strategies[{self.strategies.index(s)}]", lambda: RiskConfig(**s.risk_limits(self.risk)))
 
 
 def _wrap(prefix: str, build):  # noqa: ANN001, ANN202
@@ -135,6 +123,7 @@ def parse_config(data: Any, source: str = "config") -> AppConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, "the top level must be a mapping of sections")
+    data = _with_kinds(data)
     try:
         cfg = msgspec.convert(data, AppConfig)
     except msgspec.ValidationError as exc:
@@ -150,6 +139,24 @@ def parse_config(data: Any, source: str = "config") -> AppConfig:
     if len(set(names)) != len(names):
         raise ConfigError("strategies", f"strategy names must be unique, got {names}")
     return cfg
+
+
+def _with_kinds(data: dict) -> dict:
+    """``data`` with ``kind: imbalance`` on strategy sections that name no kind (files written
+    before there were several strategies); an unknown kind is refused with its key."""
+    strategies = data.get("strategies")
+    if not isinstance(strategies, list):
+        return data
+    out = []
+    for i, s in enumerate(strategies):
+        if isinstance(s, dict):
+            kind = s.get("kind", "imbalance")
+            if kind not in STRATEGY_KINDS:
+                raise ConfigError(f"strategies[{i}].kind", f"unknown strategy kind {kind!r} (one of "
+                                  f"{', '.join(STRATEGY_KINDS)})")
+            s = {"kind": kind, **s}
+        out.append(s)
+    return {**data, "strategies": out}
 
 
 def _locate(data: dict, key: str) -> str:

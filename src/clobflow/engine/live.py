@@ -168,7 +168,7 @@ async def run_live(
                       on_event=lambda ev, touched: holder[0].on_event(ev, touched),
                       before_events=before_events)
     kernel = build_kernel(config, mode=mode, run_id=run_id, clock=clock, books=feed.books,
-                          journal=journal, recorder=recorder)
+                          journal=journal, recorder=recorder, out_dir=out / run_id)
     holder.append(kernel)
     stop = stop_event or asyncio.Event()
     uninstall_signals = install_stop_signals(stop)

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hashlib
 from collections.abc import Callable
 
@@ -31,7 +33,10 @@ from clobflow.observe.journal import Journal
 from clobflow.portfolio.portfolio import Portfolio
 from clobflow.risk.engine import RiskEngine
 from clobflow.sim.exec_models import LatencyModel
-from clobflow.strategies.imbalance import ImbalanceStrategy
+from clobflow.strategies.complete_set.config import CompleteSetConfig
+from clobflow.strategies.complete_set.strategy import CompleteSetStrategy
+from clobflow.strategies.base import Strategy
+from clobflow.strategies.imbalance import ImbalanceConfig, ImbalanceStrategy
 
 
 def run_id_for(config: AppConfig, mode: str, source: str, started_ns: int | None) -> str:
@@ -64,10 +69,16 @@ def build_kernel(
     books: BookSet,
     journal: Journal,
     recorder: RunRecorder | None,
+    out_dir: Path | None = None,
 ) -> Kernel:
-    strategies = [ImbalanceStrategy(s) for s in config.enabled_strategies()]
+    """One run's kernel. ``out_dir`` (the run's folder) is handed to strategies that write files
+    of their own (``Strategy.attach_run``)."""
+    strategies = [build_strategy(s) for s in config.enabled_strategies()]
     if not strategies:
         raise ConfigError("strategies", "no enabled strategy")
+    if out_dir is not None:
+        for st in strategies:
+            st.attach_run(out_dir, mode)
     risk = {s.name: RiskEngine(config.risk_for(s.config)) for s in strategies}
     portfolio = Portfolio(micros_from_number(config.engine.starting_cash_usd))
     kernel_ref: list[Kernel] = []
@@ -79,6 +90,13 @@ def build_kernel(
     )
     kernel_ref.append(k)
     return k
+
+
+def build_strategy(config: ImbalanceConfig | CompleteSetConfig) -> Strategy:
+    """The strategy a config section describes (by its ``kind``)."""
+    if isinstance(config, CompleteSetConfig):
+        return CompleteSetStrategy(config)
+    return ImbalanceStrategy(config)
 
 
 def _by_token(markets: dict[str, BinaryMarket]) -> dict[str, BinaryMarket]:

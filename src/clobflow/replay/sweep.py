@@ -46,10 +46,9 @@ from typing import Any
 import msgspec
 
 from clobflow.core.errors import ConfigError
-from clobflow.engine.config import AppConfig, parse_config
+from clobflow.engine.config import STRATEGY_KINDS, AppConfig, parse_config
 from clobflow.replay.executors import SweepExecutor, make_executor
 from clobflow.replay.selection import DatasetSpec, dataset_for, warm_worker
-from clobflow.strategies.imbalance import ImbalanceConfig
 
 __all__ = [
     "METRICS", "Axis", "DatasetSpec", "GridError", "SweepResult", "SweepTask",
@@ -80,7 +79,7 @@ class Axis:
 _KEY = re.compile(r"^(?:[A-Za-z_]\w*|strategies\[\d+\])(?:\.[A-Za-z_]\w*)?$")
 _STRATEGY_INDEXED = re.compile(r"^strategies\[(\d+)\]\.(\w+)$")
 _SECTIONS = {f.name: f.type for f in msgspec.structs.fields(AppConfig) if f.name != "strategies"}
-_STRATEGY_KEYS = frozenset(f.name for f in msgspec.structs.fields(ImbalanceConfig))
+_STRATEGY_KEYS = frozenset(f.name for cls in STRATEGY_KINDS.values() for f in msgspec.structs.fields(cls))
 
 
 def _number(text: str) -> Decimal | None:

@@ -37,7 +37,7 @@ from clobflow.core.orders import ExecutionReport, OrderType
 from clobflow.strategies.base import OrderView, Strategy, StrategyContext
 
 
-class ImbalanceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class ImbalanceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind", tag="imbalance"):
     """The seed plan's keys (units in names; fractions of 1 for prices, dollars for sizes)."""
 
     name: str = "imbalance"
@@ -84,6 +84,29 @@ class ImbalanceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         need(self.subscription_refresh_interval > 0, "subscription_refresh_interval", "must be > 0")
         need(0 < self.reconnect_min_delay <= self.reconnect_max_delay, "reconnect_min_delay",
              "need 0 < reconnect_min_delay <= reconnect_max_delay")
+
+    def risk_limits(self, shared: Any) -> dict[str, Any]:
+        """``RiskConfig`` keys: the shared ``risk`` section plus this strategy's safety keys
+        (one position per market, a cooldown, a minimum time to close...)."""
+        r = shared
+        return {
+            "max_positions": self.max_positions,
+            "one_position_per_market": True,
+            "max_market_exposure_usd": r.max_market_exposure_usd,
+            "max_total_exposure_usd": r.max_total_exposure_usd,
+            "cooldown_s": self.cooldown_minutes * 60,
+            "min_seconds_to_close": self.min_minutes_to_close * 60,
+            "max_signal_age_s": self.max_signal_age_seconds,
+            "max_price_deviation": self.max_price_deviation,
+            "max_spread": self.max_spread,
+            "max_fee_rate_bps": self.max_fee_rate_bps,
+            "recent_order_window_s": r.recent_order_window_s,
+            "require_trusted_book": r.require_trusted_book,
+            "breaker_max_failures": r.breaker_max_failures,
+            "breaker_cooloff_s": r.breaker_cooloff_s,
+            "max_drawdown_usd": r.max_drawdown_usd,
+            "max_daily_loss_usd": r.max_daily_loss_usd,
+        }
 
 
 class ImbalanceStrategy(Strategy):
