@@ -56,6 +56,7 @@ class BinaryMarket(msgspec.Struct, frozen=True):
     accepting_orders: bool = True
     enable_order_book: bool = True
     tags: tuple[str, ...] = ()
+    neg_risk_augmented: bool = False  # a neg-risk event whose "other" outcome is not listed
 
     @property
     def token_ids(self) -> tuple[str, str]:

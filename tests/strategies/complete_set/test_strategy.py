@@ -245,3 +245,32 @@ def test_taker_hits_on_inconsistent_books_are_journaled_as_inconsistencies():
     d = w.rows("detect")
     assert d and d[0].reason == "inconsistent" and d[0].detail["reason"] == "mirror_mismatch"
     assert not w.rows("second_leg")
+
+
+def _event_world(augmented: bool) -> World:
+    w = World()
+    for i in range(3):
+        m = BinaryMarket(f"0xe{i}", f"who-wins-{i}", "q", OutcomeToken(f"Y{i}", "Yes"), OutcomeToken(f"N{i}", "No"),
+                         10_000, 5 * S, neg_risk=True, event_slug="who-wins", start_ns=T0, end_ns=END,
+                         neg_risk_augmented=augmented)
+        w.k.add_market(m)
+    at = T0 + 10 * NS
+    w.clock.set(at)
+    for i, ask in enumerate((300_000, 320_000, 350_000)):  # one YES of each: 0.97
+        for asset, bids, asks in ((f"Y{i}", ((ask - 10_000, 50 * S),), ((ask, 50 * S),)),
+                                  (f"N{i}", ((1_000_000 - ask, 50 * S),), ((1_010_000 - ask, 50 * S),))):
+            ev = BookSnapshot(f"0xe{i}", asset, bids, asks, "h", at, at)
+            w.k.on_event(ev, w.books.on_event(ev))
+    return w
+
+
+def test_a_neg_risk_event_below_one_is_an_executable_complete_set():
+    w = _event_world(augmented=False)
+    d = [r for r in w.rows("detect") if r.market == "who-wins"]
+    assert d and d[-1].reason == "executable" and d[-1].margin == 30_000 and d[-1].detail["outcomes"] == 3
+
+
+def test_an_augmented_event_is_never_executable():
+    w = _event_world(augmented=True)
+    d = [r for r in w.rows("detect") if r.market == "who-wins"]
+    assert d and d[-1].reason == "inconsistent" and d[-1].detail["reason"] == "augmented_event"

@@ -33,6 +33,7 @@ from typing import Any
 from clobflow.book.book_set import TrackedBook
 from clobflow.book.trust import Trust
 from clobflow.core.events import Side, Trade
+from clobflow.core.fee_table import schedule_in_force
 from clobflow.core.markets import BinaryMarket
 from clobflow.core.numbers import ONE, SCALE
 from clobflow.core.orders import ExecutionReport, Filled, OrderType, Rejected, notional
@@ -40,7 +41,7 @@ from clobflow.strategies.base import OrderView, Strategy, StrategyContext
 from clobflow.strategies.complete_set import pricing as P
 from clobflow.strategies.complete_set.config import CompleteSetConfig, Limits
 from clobflow.strategies.complete_set.decision_log import DecisionLog
-from clobflow.strategies.complete_set.detector import BinaryDetector
+from clobflow.strategies.complete_set.detector import BinaryDetector, MultiOutcomeDetector
 from clobflow.strategies.complete_set.inventory import State, required_margin
 from clobflow.strategies.complete_set.market_state import LEG, QUOTE, TAKER, UNWIND, Chase, PairMarket, Working
 from clobflow.strategies.complete_set.records import BOTH, DOWN, UP, other
@@ -58,6 +59,8 @@ class CompleteSetStrategy(Strategy):
         self.name = config.name
         self.lim = Limits(config)
         self.detector = BinaryDetector(config.detector_config())
+        self.multi_detector = MultiOutcomeDetector(config.detector_config())
+        self._events: dict[str, list[BinaryMarket]] = {}  # neg-risk event slug -> its markets
         self.toxic = ToxicFlow(config.toxic)
         self.pairs: dict[str, PairMarket] = {}
         self.log: DecisionLog | None = None
@@ -100,6 +103,8 @@ class CompleteSetStrategy(Strategy):
     # -- market data -------------------------------------------------------------------------
 
     def on_book(self, ctx: StrategyContext, market: BinaryMarket, asset_id: str) -> None:
+        if market.neg_risk and market.event_slug:
+            self._detect_event(ctx, market)
         pm = self.pairs.get(market.condition_id)
         if pm is None:
             if self.config.slug_contains not in market.slug:
@@ -451,6 +456,31 @@ class CompleteSetStrategy(Strategy):
         self._log(ctx, pm, "detect", hit.classification, side=BOTH, price=hit.gross, size=hit.size,
                   margin=hit.net_margin, threshold=self.detector.config.min_margin,
                   detail={"reason": hit.reason, "fees": hit.fees, **hit.detail})
+
+    def _detect_event(self, ctx: StrategyContext, market: BinaryMarket) -> None:
+        """Taker detection across a neg-risk event: one YES of every listed outcome."""
+        members = self._events.get(market.event_slug)
+        if members is None or market not in members:
+            members = self._events[market.event_slug] = sorted(
+                (m for m in ctx.markets() if m.neg_risk and m.event_slug == market.event_slug),
+                key=lambda m: m.condition_id)
+        if len(members) < 2:
+            return
+        outcomes = []
+        for m in members:
+            y, n = ctx.book(m.yes.token_id), ctx.book(m.no.token_id)
+            if y is None or n is None:
+                return
+            outcomes.append((y, n))
+        now = ctx.now_ns
+        hit = self.multi_detector.check(outcomes, now, schedule_in_force(market, now),
+                                        augmented=any(m.neg_risk_augmented for m in members))
+        if hit is None or self.log is None:
+            return
+        self.log.capture(now, market.event_slug, market.event_slug, "detect", hit.classification, BOTH, hit.gross,
+                         hit.size, None, None, None, None, 0, 0, 0, 0, 0, 0, 0, 0, hit.net_margin,
+                         self.multi_detector.config.min_margin, None, 0, "", "", None,
+                         {"reason": hit.reason, "kind": "multi", "outcomes": len(members), "fees": hit.fees})
 
     def _observe(self, ctx: StrategyContext, pm: PairMarket, ty: TrackedBook, tn: TrackedBook, now: int) -> None:
         for side, tb in ((UP, ty), (DOWN, tn)):

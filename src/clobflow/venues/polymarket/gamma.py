@@ -266,6 +266,8 @@ def parse_gamma_market(
         accepting_orders=_flag(d, "acceptingOrders", ident, True),
         enable_order_book=_flag(d, "enableOrderBook", ident, True),
         tags=tuple(tags),
+        neg_risk_augmented=_flag(d, "negRiskAugmented", ident, False)
+        or bool(ev is not None and ev.get("negRiskAugmented")),
     )
 
 
