@@ -19,7 +19,7 @@ strategies:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -169,9 +169,6 @@ class CompleteSetConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
 
 def _num(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and v not in (float("inf"), float("-inf"))
-
-
-Side = Literal["up", "down"]
 
 
 class Limits:
