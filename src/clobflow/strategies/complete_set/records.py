@@ -44,6 +44,9 @@ UP = "up"
 DOWN = "down"
 BOTH = "both"
 
+NOT_DECISIONS = frozenset({"fill", "observe"})
+"""Actions that report what happened (a fill, the stream) rather than something decided."""
+
 
 class Decision(msgspec.Struct, frozen=True, gc=False, omit_defaults=False):
     """One decision or detection with the state at that moment (see the module docstring)."""
