@@ -16,6 +16,7 @@ import pytest
 from clobflow.core.numbers import ONE
 from clobflow.sim.datasets import data_dir
 from clobflow.sim.datasets.btc15m import condition_id, token_id
+from clobflow.strategies.complete_set.wallet_report import render_text, summarize
 from clobflow.strategies.complete_set.wallet import (
     MINUTES,
     SimFill,
@@ -24,8 +25,6 @@ from clobflow.strategies.complete_set.wallet import (
     default_directory,
     load_wallet_fills,
     pair_cost,
-    render_text,
-    summarize,
 )
 
 S = 10**9

@@ -26,6 +26,7 @@ import msgspec
 
 from clobflow.core.numbers import format_micros
 from clobflow.strategies.complete_set import wallet as W
+from clobflow.strategies.complete_set.wallet_report import render_text, summarize
 
 if TYPE_CHECKING:
     from clobflow.strategies.complete_set.strategy import CompleteSetStrategy
@@ -93,10 +94,10 @@ def write_window_report(strategy: CompleteSetStrategy, out_dir: Path) -> list[Pa
             if pm.slug in wallet and pm.market.start_ns is not None:
                 mine = [W.SimFill(ts, side, price, size) for ts, side, price, size, _liq, buy in pm.fills if buy]
                 comparisons.append(W.compare_fills(mine, wallet[pm.slug], window_start_ns=pm.market.start_ns))
-    cmp_text = W.render_text(comparisons) if comparisons else "no wallet fills on these windows\n"
+    cmp_text = render_text(comparisons) if comparisons else "no wallet fills on these windows\n"
     paths.append(_write(out_dir / "fill_compare.txt", cmp_text))
     paths.append(_write(out_dir / "fill_compare.json", msgspec.json.format(msgspec.json.encode(
-        {"summary": W.summarize(comparisons), "windows": comparisons})).decode() + "\n"))
+        {"summary": summarize(comparisons), "windows": comparisons})).decode() + "\n"))
     text = summary_text(strategy, rows) + "\n" + cmp_text
     strategy.report_text = text
     paths.append(_write(out_dir / "complete_set.txt", text))
