@@ -7,6 +7,7 @@ whose key is the full dotted path (``risk.max_positions``, ``strategies[0].min_i
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -44,3 +45,8 @@ def convert_section(data: Any, cls: type[T], section: str) -> T:
         raise ConfigError(f"{section}.{exc.key}" if section else exc.key, exc.message) from None
     except msgspec.ValidationError as exc:
         raise ConfigError(key_of(exc, section), str(exc).split(" - at ")[0]) from None
+
+
+def is_finite_number(v: object) -> bool:
+    """An int or a finite float, not a bool (YAML ``true`` is not a number of dollars)."""
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)

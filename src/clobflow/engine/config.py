@@ -26,7 +26,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
-from clobflow.core.configs import key_of
+from clobflow.core.configs import convert_section, key_of
 from clobflow.core.errors import ConfigError
 from clobflow.risk.config import RiskConfig
 from clobflow.strategies.complete_set.config import CompleteSetConfig
@@ -143,7 +143,8 @@ def parse_config(data: Any, source: str = "config") -> AppConfig:
 
 def _with_kinds(data: dict) -> dict:
     """``data`` with ``kind: imbalance`` on strategy sections that name no kind (files written
-    before there were several strategies); an unknown kind is refused with its key."""
+    before there were several strategies); an unknown kind or a bad section is refused with its
+    key path."""
     strategies = data.get("strategies")
     if not isinstance(strategies, list):
         return data
@@ -155,6 +156,9 @@ def _with_kinds(data: dict) -> dict:
                 raise ConfigError(f"strategies[{i}].kind", f"unknown strategy kind {kind!r} (one of "
                                   f"{', '.join(STRATEGY_KINDS)})")
             s = {"kind": kind, **s}
+            # validated alone first, so an error names this section even for a rule between
+            # two keys (e.g. margin_mid vs margin_late) where neither key was written
+            convert_section(s, STRATEGY_KINDS[kind], f"strategies[{i}]")
         out.append(s)
     return {**data, "strategies": out}
 

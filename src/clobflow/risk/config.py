@@ -19,13 +19,12 @@ and prefixes the offending key with the section name.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
-from clobflow.core.configs import convert_section
+from clobflow.core.configs import convert_section, is_finite_number
 
 from clobflow.core.clock import s_to_ns
 from clobflow.core.errors import ConfigError
@@ -46,10 +45,6 @@ _NUM_FIELDS = (
     ("breaker_cooloff_s", False),
 )
 _OPTIONAL_USD = ("max_drawdown_usd", "max_daily_loss_usd")
-
-
-def _is_number(v: object) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
 
 
 class RiskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -114,7 +109,7 @@ class RiskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 raise ConfigError(key, f"must be true or false, got {v!r}")
         for key, positive in _NUM_FIELDS:
             v = getattr(self, key)
-            if not _is_number(v):
+            if not is_finite_number(v):
                 raise ConfigError(key, f"must be a finite number, got {v!r}")
             if v < 0 or (positive and v == 0):
                 raise ConfigError(key, f"must be {'>' if positive else '>='} 0, got {v!r}")
@@ -124,7 +119,7 @@ class RiskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             v = getattr(self, key)
             if v is None:
                 continue
-            if not _is_number(v) or v <= 0:
+            if not is_finite_number(v) or v <= 0:
                 raise ConfigError(key, f"must be a finite number > 0 or null, got {v!r}")
 
     @classmethod

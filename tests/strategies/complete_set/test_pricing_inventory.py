@@ -92,3 +92,18 @@ def test_unwind_picks_the_path_that_loses_less():
     assert u.path == "buy_missing" and u.limit == 600_000 and u.alternative_loss is None
     # nothing on either book: hold
     assert choose_unwind(10 * S, 450_000, book([], []), book([], []), None) is None
+
+
+def test_a_bad_pair_bot_config_is_refused_with_its_key():
+    import pytest
+
+    from clobflow.core.errors import ConfigError
+    from clobflow.engine.config import parse_config
+
+    for section, key in (({"margin_late": 0.03}, "strategies[0].margin_mid"),
+                         ({"quote_size": True}, "strategies[0].quote_size"),
+                         ({"kind": "pairs"}, "strategies[0].kind"),
+                         ({"margin_erly": 0.02}, "strategies[0].margin_erly")):
+        with pytest.raises(ConfigError) as e:
+            parse_config({"strategies": [{"kind": "complete_set", **section}]})
+        assert e.value.key == key, (section, e.value.key)

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 
 from clobflow.core.clock import s_to_ns
+from clobflow.core.configs import is_finite_number
 from clobflow.core.errors import ConfigError
 from clobflow.core.numbers import SCALE, micros_from_number
 from clobflow.strategies.complete_set.detector import DetectorConfig
@@ -95,21 +96,21 @@ class CompleteSetConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
 
         for key in ("margin_early", "margin_mid", "margin_late"):
             v = getattr(self, key)
-            need(_num(v) and 0 <= v < 0.5, key, f"must be a margin in [0, 0.5), got {v!r}")
+            need(is_finite_number(v) and 0 <= v < 0.5, key, f"must be a margin in [0, 0.5), got {v!r}")
         need(self.margin_early >= self.margin_mid >= self.margin_late, "margin_mid",
              "need margin_early >= margin_mid >= margin_late (the margin relaxes as the window ends)")
         for key in ("early_above_s", "late_below_s", "hard_stop_s", "requote_min_interval_s", "chase_interval_s",
                     "chase_max_s", "unwind_before_s", "max_hours_to_close", "min_minutes_to_close",
                     "subscription_refresh_interval", "reconnect_min_delay", "reconnect_max_delay"):
             v = getattr(self, key)
-            need(_num(v) and v >= 0, key, f"must be a number >= 0, got {v!r}")
+            need(is_finite_number(v) and v >= 0, key, f"must be a number >= 0, got {v!r}")
         need(self.early_above_s > self.late_below_s > self.hard_stop_s, "late_below_s",
              "need early_above_s > late_below_s > hard_stop_s")
         need(self.chase_interval_s > 0, "chase_interval_s", "must be > 0")
         for key in ("quote_size", "balanced_shares", "skew_shares", "max_side_shares", "crisis_unmatched_usd",
                     "max_market_exposure_usd", "max_total_exposure_usd"):
             v = getattr(self, key)
-            need(_num(v) and v > 0, key, f"must be a number > 0, got {v!r}")
+            need(is_finite_number(v) and v > 0, key, f"must be a number > 0, got {v!r}")
         need(self.balanced_shares < self.skew_shares, "skew_shares", "must exceed balanced_shares")
         need(self.quote_size <= self.max_side_shares, "quote_size", "must not exceed max_side_shares")
         for key in ("quote_offset_ticks", "lean_ticks", "max_markets", "decision_log_capacity"):
@@ -117,19 +118,19 @@ class CompleteSetConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
             need(isinstance(v, int) and not isinstance(v, bool) and v >= 0, key, f"must be an integer >= 0, got {v!r}")
         for key in ("requote_threshold_ticks", "chase_step_ticks", "max_markets", "decision_log_capacity"):
             need(getattr(self, key) >= 1, key, "must be >= 1")
-        need(self.max_daily_loss_usd is None or (_num(self.max_daily_loss_usd) and self.max_daily_loss_usd > 0),
+        need(self.max_daily_loss_usd is None or (is_finite_number(self.max_daily_loss_usd) and self.max_daily_loss_usd > 0),
              "max_daily_loss_usd", "must be > 0 or null")
-        need(_num(self.max_price_deviation) and 0 < self.max_price_deviation <= 1, "max_price_deviation",
+        need(is_finite_number(self.max_price_deviation) and 0 < self.max_price_deviation <= 1, "max_price_deviation",
              "must be in (0, 1]")
         need(0 <= self.toxic_shrink_at <= self.toxic_pull_at <= 3, "toxic_pull_at",
              "need 0 <= toxic_shrink_at <= toxic_pull_at <= 3")
-        need(_num(self.review_tolerance) and 0 <= self.review_tolerance < 1, "review_tolerance", "must be in [0, 1)")
+        need(is_finite_number(self.review_tolerance) and 0 <= self.review_tolerance < 1, "review_tolerance", "must be in [0, 1)")
         need(bool(self.slug_contains), "slug_contains", "must not be empty")
-        need(_num(self.detect_size) and self.detect_size > 0, "detect_size", "must be > 0")
-        need(_num(self.detect_min_margin) and 0 <= self.detect_min_margin < 1, "detect_min_margin", "must be in [0, 1)")
-        need(_num(self.detect_max_leg_skew_ms) and self.detect_max_leg_skew_ms >= 0, "detect_max_leg_skew_ms",
+        need(is_finite_number(self.detect_size) and self.detect_size > 0, "detect_size", "must be > 0")
+        need(is_finite_number(self.detect_min_margin) and 0 <= self.detect_min_margin < 1, "detect_min_margin", "must be in [0, 1)")
+        need(is_finite_number(self.detect_max_leg_skew_ms) and self.detect_max_leg_skew_ms >= 0, "detect_max_leg_skew_ms",
              "must be >= 0")
-        need(_num(self.detect_mirror_tolerance) and 0 <= self.detect_mirror_tolerance < 1,
+        need(is_finite_number(self.detect_mirror_tolerance) and 0 <= self.detect_mirror_tolerance < 1,
              "detect_mirror_tolerance", "must be in [0, 1)")
 
     def detector_config(self) -> DetectorConfig:
@@ -165,10 +166,6 @@ class CompleteSetConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
             else shared.max_daily_loss_usd,
             "max_live_orders_per_market": 6,
         }
-
-
-def _num(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and v not in (float("inf"), float("-inf"))
 
 
 class Limits:
