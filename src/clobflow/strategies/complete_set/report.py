@@ -126,7 +126,7 @@ def summary_text(strategy: CompleteSetStrategy, rows: list[dict[str, Any]]) -> s
     fees = sum(p.inv.fees for p in pms)
     sets = sum(p.inv.matched for p in pms)
     lat = sorted(strategy.leg_latencies_ns)
-    det = strategy.detector.counters if hasattr(strategy.detector, "counters") else {}
+    det = strategy.detector.counters
     lines += [
         "-" * len(head),
         f"windows followed {len(pms)}, with fills {len(traded)}; complete sets {format_micros(sets)}; "
