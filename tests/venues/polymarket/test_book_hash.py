@@ -11,17 +11,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from clobflow.book.binary import mirror_levels
 from clobflow.book.l2 import L2Book
 from clobflow.core.events import BookSnapshot, PriceChange, Side
 from clobflow.venues.polymarket.book_hash import (
     BookMeta,
     book_hash,
-    last_trade_price_forms,
     summary_hash,
     summary_hash_2024,
+    verify_snapshot,
 )
 from clobflow.venues.polymarket.parsing import MarketParser
 
@@ -72,18 +70,21 @@ def _snapshots() -> list[BookSnapshot]:
     return [e for e in evs if isinstance(e, BookSnapshot)]
 
 
-@pytest.mark.parametrize("i", range(3))
-def test_parsed_snapshots_in_micro_units(i: int):
+def test_verify_parsed_snapshots_in_micro_units():
     """The int path (parser output -> wire strings) gives the venue's hash: the minimal-decimal
-    spelling of levels is the venue's, and ``"0.920"`` is found among the last-price forms."""
-    snaps = _snapshots()
-    ev = snaps[i]
-    tick = ev.tick_size if ev.tick_size is not None else snaps[1].tick_size
-    ltp = ev.last_trade_price if ev.last_trade_price is not None else 301_000
-    got = {book_hash(ev.asset_id, ev.ts_venue_ns // 1_000_000, ev.bids, ev.asks,
-                     BookMeta(ev.market, MIN_ORDER_SIZE, tick, False, form))
-           for form in last_trade_price_forms(ltp)}
-    assert ev.hash in got
+    spelling of levels is the venue's, and ``"0.920"`` is among the last-price spellings."""
+    s2608, first, last = _snapshots()
+    assert verify_snapshot(s2608, MIN_ORDER_SIZE, False) is True
+    assert verify_snapshot(first, MIN_ORDER_SIZE, False) is True
+    # the post-trade book leaves out tick and last trade: known from before, they verify it
+    assert verify_snapshot(last, MIN_ORDER_SIZE, False) is None
+    assert verify_snapshot(last, MIN_ORDER_SIZE, False, first.tick_size, 301_000) is True
+    # a last trade price one fill out of date fails a correct book: why a mismatch alone must
+    # not condemn a book (the venue itself has hashed a later last trade, py-clob-client-v2 #117)
+    assert verify_snapshot(last, MIN_ORDER_SIZE, False, first.tick_size, 255_000) is False
+    # the market channel never sends these two: without them there is nothing to judge
+    assert verify_snapshot(first, None, False) is None
+    assert verify_snapshot(first, MIN_ORDER_SIZE, None) is None
 
 
 def test_every_price_change_hash_of_the_burst_both_tokens():

@@ -10,8 +10,9 @@ plain ``dict``s whose key order follows the real captures, encoded compactly. Co
   ``"0"``/``"1"`` as "no level").
 
 ``book_hash`` is the simulator's book hash: SHA-1 over the token id and its levels, so the same
-book always has the same hash and a client can recompute it (the venue's own recipe is not
-public; see data/CONVERSIONS.md).
+book always has the same hash and a client can recompute it. It is not the venue's recipe
+(verified in ``venues/polymarket/book_hash.py``; see data/CONVERSIONS.md), so simulated hashes
+do not verify against that one.
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ import json
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from clobflow.core.events import BookSnapshot
 from clobflow.core.numbers import format_micros
 
 # Compact separators, like Go's encoding/json and the SDKs' json.dumps(separators=(",", ":")).
@@ -143,4 +144,29 @@ def book_hash(
         format_micros(meta.tick_size),
         meta.neg_risk,
         meta.last_trade_price,
+    )
+
+
+def verify_snapshot(
+    ev: BookSnapshot,
+    min_order_size: int | None,
+    neg_risk: bool | None,
+    tick_size: int | None = None,
+    last_trade_price: int | None = None,
+) -> bool | None:
+    """Does the snapshot's ``hash`` match its own content? ``None`` when it cannot be judged:
+    no hash, or a hashed input unknown. The event's own ``min_order_size``/``tick_size``/
+    ``last_trade_price`` win; the arguments fill what the market channel leaves out (market
+    metadata, the last ``tick_size_change``, the last trade's price). Tries both spellings of
+    the last trade price (``last_trade_price_forms``); a SHA-1 cannot match by accident."""
+    mos = ev.min_order_size if ev.min_order_size is not None else min_order_size
+    tick = ev.tick_size if ev.tick_size is not None else tick_size
+    ltp = ev.last_trade_price if ev.last_trade_price is not None else last_trade_price
+    if not ev.hash or mos is None or neg_risk is None or tick is None or ltp is None:
+        return None
+    ts_ms = ev.ts_venue_ns // 1_000_000
+    return any(
+        book_hash(ev.asset_id, ts_ms, ev.bids, ev.asks, BookMeta(ev.market, mos, tick, neg_risk, form))
+        == ev.hash
+        for form in last_trade_price_forms(ltp)
     )
