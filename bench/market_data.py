@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from clobflow.book.book_set import BookSet
+from clobflow.venues.polymarket.integrity import PolymarketIntegrity
 from clobflow.venues.polymarket.parsing import MarketParser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,7 +141,7 @@ class Clobflow:
 
     def __init__(self) -> None:
         self.parser = MarketParser()
-        self.books = BookSet()
+        self.books = BookSet(checker=PolymarketIntegrity())
 
     def setup(self, frames: list[bytes]) -> None:
         for f in frames:

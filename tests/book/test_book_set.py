@@ -1,25 +1,23 @@
-"""Trust transitions of BookSet, and replay of the real price_change captures."""
+"""Venue-neutral trust rules of BookSet (no venue checker): snapshots, absolute and signed-delta
+updates, the crossed/locked invariant, tick-size changes, reconnects, staleness, resolution.
+Polymarket's own checks are in tests/venues/polymarket/test_integrity.py."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from clobflow.book.binary import BinaryBook
 from clobflow.book.book_set import BookSet
+from clobflow.book.l2 import L2Book
 from clobflow.book.trust import Reason, Trust, TrustPolicy
 from clobflow.core.events import (
     BookSnapshot,
     FeedStatus,
     LevelChange,
+    LevelDelta,
+    MarketResolved,
     PriceChange,
     Side,
     TickSizeChange,
 )
-from clobflow.core.markets import BinaryMarket, OutcomeToken
-from clobflow.venues.polymarket.parsing import MarketParser
 
-FIX = Path(__file__).parents[2] / "fixtures" / "polymarket" / "ws_market"
 S = 1_000_000
 
 
@@ -31,71 +29,91 @@ def pc(*changes, ts=2):
     return PriceChange("m", tuple(changes), ts, ts)
 
 
-def ch(price, size, bb, ba, side=Side.BUY, asset="A", h="h1"):
-    return LevelChange(asset, side, price, size, bb, ba, h)
+def ch(price, size, side=Side.BUY, asset="A"):
+    return LevelChange(asset, side, price, size)
+
+
+def delta(price, d, side=Side.BUY, asset="A", seq=1, ts=3):
+    return LevelDelta("m", asset, side, price, d, seq, ts, ts)
 
 
 def test_no_snapshot_means_untrusted_and_deltas_dropped():
     bs = BookSet()
-    bs.on_event(pc(ch(490_000, S, 490_000, None)))
+    bs.on_event(pc(ch(490_000, S)))
+    bs.on_event(delta(490_000, S))
     assert bs.trust("A").state == Trust.UNTRUSTED and bs.trust("A").reason == Reason.NO_SNAPSHOT
-    assert bs.counters["dropped_deltas"] == 1 and bs.book("A").empty
+    assert bs.counters["dropped_deltas"] == 2 and bs.book("A").empty
 
 
-def test_snapshot_trusts_and_matching_delta_keeps_trust():
+def test_absolute_updates_keep_a_sane_book_trusted_without_venue_checks():
     bs = BookSet()
     bs.on_event(snap())
-    assert bs.trust("A").trusted
-    bs.on_event(pc(ch(490_000, S, 490_000, 520_000)))
+    assert bs.on_event(pc(ch(490_000, S), ch(500_000, 0, Side.SELL))) == ("A",)
     assert bs.trust("A").trusted and bs.book("A").best_bid() == 490_000
-    assert bs.counters["bbo_mismatches"] == 0
 
 
-def test_mismatch_suspect_then_repeated_untrusted_and_resync():
-    bs = BookSet(TrustPolicy(mismatches_to_untrusted=3))
+def test_signed_deltas_add_and_remove_size():
+    bs = BookSet()
     bs.on_event(snap())
-    # venue says best bid 0.50 but our book says 0.49: judged when the next version arrives
-    bs.on_event(pc(ch(490_000, S, 500_000, 520_000, h="v1")))
-    assert bs.trust("A").trusted  # pending, not yet judged
-    bs.on_event(pc(ch(470_000, 2 * S, 500_000, 520_000, h="v2")))
-    assert bs.trust("A").state == Trust.SUSPECT and bs.trust("A").reason == Reason.BBO_MISMATCH
-    bs.on_event(pc(ch(460_000, 2 * S, 500_000, 520_000, h="v3")))
-    bs.on_event(pc(ch(450_000, 2 * S, 500_000, 520_000, h="v4")))
+    assert bs.on_event(delta(480_000, -4 * S)) == ("A",)
+    assert bs.book("A").best_bid_size() == 6 * S
+    bs.on_event(delta(490_000, 3 * S))
+    assert bs.book("A").best_bid() == 490_000 and bs.book("A").best_bid_size() == 3 * S
+    bs.on_event(delta(490_000, -3 * S))
+    assert bs.book("A").best_bid() == 480_000  # a level at 0 is gone
+    assert bs.trust("A").trusted and bs.counters["level_changes"] == 3
+
+
+def test_a_delta_that_would_go_negative_untrusts_and_asks_for_a_snapshot():
+    bs = BookSet()
+    bs.on_event(snap())
+    bs.on_event(delta(480_000, -11 * S, ts=7))
     st = bs.trust("A")
-    assert st.state == Trust.UNTRUSTED and st.reason == Reason.BBO_MISMATCH_REPEATED
-    assert bs.take_resync() == ["A"] and bs.take_resync() == []
-    # deltas are dropped until the snapshot; the snapshot restores trust
-    # v4's own delta arrived after v3 was judged untrusted, so it was dropped too
-    assert bs.counters["dropped_deltas"] == 1
-    bs.on_event(pc(ch(440_000, S, 490_000, 520_000, h="v5")))
-    assert bs.counters["dropped_deltas"] == 2
+    assert (st.state, st.reason, st.since_ns) == (Trust.UNTRUSTED, Reason.NEGATIVE_LEVEL, 7)
+    assert bs.book("A").best_bid_size() == 10 * S  # the level itself is left as it was
+    assert bs.take_resync() == ["A"]
     bs.on_event(snap(ts=9))
     assert bs.trust("A").trusted
 
 
-def test_mismatch_heals_when_a_later_version_matches():
+def test_l2_apply_delta_contract():
+    b = L2Book("A")
+    assert b.apply_delta(Side.SELL, 600_000, 2 * S) and b.best_ask() == 600_000
+    assert not b.apply_delta(Side.SELL, 600_000, -3 * S) and b.best_ask_size() == 2 * S
+    assert not b.apply_delta(Side.BUY, 100_000, -1)  # no level is size 0; 0 - 1 < 0
+    assert b.apply_delta(Side.SELL, 600_000, -2 * S) and b.empty
+
+
+def test_a_crossed_or_locked_snapshot_is_never_trusted():
+    bs = BookSet()
+    bs.on_event(snap(bids=((520_000, S),), asks=((520_000, S),)))  # locked
+    assert bs.trust("A").state == Trust.SUSPECT and bs.trust("A").reason == Reason.CROSSED
+    bs.on_event(snap(bids=((530_000, S),), asks=((520_000, S),), ts=2))  # crossed
+    assert not bs.trust("A").trusted and bs.book("A").crossed()
+
+
+def test_an_update_that_crosses_makes_the_book_suspect_until_it_uncrosses():
     bs = BookSet()
     bs.on_event(snap())
-    bs.on_event(pc(ch(490_000, S, 500_000, 520_000, h="v1")))
-    bs.on_event(pc(ch(470_000, S, 500_000, 520_000, h="v2")))
-    assert bs.trust("A").state == Trust.SUSPECT
-    bs.on_event(pc(ch(500_000, S, 500_000, 520_000, h="v3")))
-    assert bs.trust("A").trusted and bs.trust("A").reason == Reason.BBO_MATCH
+    bs.on_event(pc(ch(520_000, S), ts=5))  # bid at the ask: locked
+    st = bs.trust("A")
+    assert (st.state, st.reason, st.since_ns) == (Trust.SUSPECT, Reason.CROSSED, 5)
+    bs.on_event(delta(530_000, S, ts=6))  # still crossed: stays suspect
+    assert bs.trust("A").reason == Reason.CROSSED
+    bs.on_event(pc(ch(520_000, 0), ch(530_000, 0), ts=7))
+    assert bs.trust("A").trusted and bs.trust("A").reason == Reason.UNCROSSED
+    # an empty side is not crossed
+    bs.on_event(snap(bids=(), asks=((520_000, S),), ts=8))
+    assert bs.trust("A").trusted
 
 
-def test_pending_check_is_judged_after_the_grace_period():
-    bs = BookSet(TrustPolicy(pending_grace_ns=1_000))
-    bs.on_event(snap())
-    bs.on_event(pc(ch(490_000, S, 500_000, 520_000, h="v1"), ts=10))
-    assert bs.check_stale(500) == [] and bs.trust("A").trusted
-    assert bs.check_stale(2_000) == ["A"] and bs.trust("A").state == Trust.SUSPECT
-
-
-def test_change_without_hash_is_judged_at_once():
-    bs = BookSet()
-    bs.on_event(snap())
-    bs.on_event(pc(ch(490_000, S, 500_000, 520_000, h="")))
-    assert bs.trust("A").state == Trust.SUSPECT
+def test_uncrossing_does_not_heal_a_book_suspect_for_another_reason():
+    bs = BookSet(TrustPolicy(stale_after_ns=10))
+    bs.on_event(snap(ts=1))
+    bs.check_stale(100)
+    assert bs.trust("A").reason == Reason.STALE
+    bs.on_event(pc(ch(490_000, S), ts=101))
+    assert bs.trust("A").reason == Reason.STALE  # no venue check here to vouch for it
 
 
 def test_tick_size_change_drops_the_book_until_a_fresh_snapshot():
@@ -106,13 +124,11 @@ def test_tick_size_change_drops_the_book_until_a_fresh_snapshot():
     assert st.state == Trust.UNTRUSTED and st.reason == Reason.TICK_SIZE_CHANGE
     assert bs.book("A").empty and bs.book("A").tick_size == 1_000
     assert bs.take_resync() == ["A"]
-    bs.on_event(pc(ch(490_000, S, 490_000, 520_000)))
-    assert bs.book("A").empty
     bs.on_event(snap(ts=5))
     assert bs.trust("A").trusted
 
 
-def test_reconnect_untrusts_until_snapshot_and_stale_marks_suspect():
+def test_reconnect_stale_unsubscribe_and_resolution():
     bs = BookSet(TrustPolicy(stale_after_ns=100))
     bs.on_event(snap("A", ts=1))
     bs.on_event(snap("B", ts=1))
@@ -123,76 +139,7 @@ def test_reconnect_untrusts_until_snapshot_and_stale_marks_suspect():
     assert bs.trust("B").state == Trust.SUSPECT and bs.trust("B").reason == Reason.STALE
     bs.on_event(snap("B", ts=300))
     assert bs.trust("B").trusted
+    bs.on_event(MarketResolved("m", "1", ("B",), "B", "Yes", 350, 350))
+    assert bs.trust("B").reason == Reason.RESOLVED and not bs.trust("B").trusted
     bs.on_event(FeedStatus(("B",), "unsubscribed", "", 400))
     assert "B" not in bs
-
-
-def _burst():
-    msgs = json.loads((FIX / "book_then_price_change_burst_2026-09.json").read_text())
-    return msgs
-
-
-def test_real_burst_local_top_equals_venue_top_for_every_version():
-    """Done-criterion: replay the real capture; for every book version (hash group) the local top
-    of book equals the venue's best_bid/best_ask on every entry of that version."""
-    msgs = _burst()
-    parser, bs = MarketParser(), BookSet()
-    a = msgs[0]["asset_id"]
-    for ev in parser.parse(json.dumps(msgs[0]), 1):
-        bs.on_event(ev)
-    b = next(c["asset_id"] for c in msgs[1]["price_changes"] if c["asset_id"] != a)
-    # The capture has a snapshot for token A only; B's book is A's mirror (one matching engine).
-    assert bs.seed_from_complement(b, a, 1)
-    entries = []  # (asset, hash, venue top, local top after its message)
-    checked = 0
-    for i, m in enumerate(msgs[1:], start=1):
-        for ev in parser.parse(json.dumps(m), i):
-            bs.on_event(ev)
-            if isinstance(ev, PriceChange):
-                for c in ev.changes:
-                    bk = bs.book(c.asset_id)
-                    entries.append((c.asset_id, c.hash, (c.best_bid, c.best_ask), (bk.best_bid(), bk.best_ask())))
-    # the last message of each (asset, hash) group carries the version's final state
-    last_local = {}
-    for asset, h, _venue, local in entries:
-        last_local[(asset, h)] = local
-    for asset, h, venue, _local in entries:
-        assert last_local[(asset, h)] == venue, (asset[:6], h)
-        checked += 1
-    assert checked == 98
-    assert bs.counters["bbo_mismatches"] == 0
-    assert bs.trust(a).trusted and bs.trust(b).trusted
-    assert sum(parser.rejects.values()) == 0
-
-
-def test_burst_books_mirror_each_other_throughout():
-    msgs = _burst()
-    parser, bs = MarketParser(), BookSet()
-    a = msgs[0]["asset_id"]
-    for ev in parser.parse(json.dumps(msgs[0]), 1):
-        bs.on_event(ev)
-    b = next(c["asset_id"] for c in msgs[1]["price_changes"] if c["asset_id"] != a)
-    bs.seed_from_complement(b, a, 1)
-    market = BinaryMarket("m", "s", "q", OutcomeToken(a, "Yes"), OutcomeToken(b, "No"), 1_000, 5 * S)
-    view = BinaryBook(market, bs.book(a), bs.book(b))
-    crossed = 0
-    for i, m in enumerate(msgs[1:-1], start=1):
-        for ev in parser.parse(json.dumps(m), i):
-            bs.on_event(ev)
-        assert view.is_mirrored(), i
-        cost = view.complete_set_cost()
-        # mirrored books: YES ask + NO ask = 1 + YES spread; below 1 only while the burst is
-        # transiently crossed (protocol.md §1.5), never otherwise
-        assert cost == 1_000_000 + view.yes.spread()
-        crossed += cost < 1_000_000
-    assert crossed <= 2  # the crossing lasts only inside the fill's hash group
-
-
-def test_legacy_single_capture_applies_without_a_check():
-    bs = BookSet()
-    parser = MarketParser()
-    (ev,) = parser.parse((FIX / "price_change_legacy_single_2024-08.json").read_bytes(), 1)
-    asset = ev.changes[0].asset_id
-    bs.on_event(snap(asset, bids=(), asks=((600_000, S),)))
-    bs.on_event(ev)
-    assert bs.book(asset).best_ask() == 514_000 and bs.trust(asset).trusted

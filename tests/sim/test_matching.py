@@ -22,6 +22,7 @@ from clobflow.core.numbers import parse_micros
 from clobflow.core.orders import Accepted, Cancelled, Expired, Filled, Liquidity, Rejected
 from clobflow.sim import validation as v
 from clobflow.sim.matching import FAK_MSG, FOK_MSG, MatchingEngine
+from clobflow.venues.polymarket.integrity import PolymarketIntegrity, seed_from_complement
 from clobflow.venues.polymarket.parsing import MarketParser
 from tests.execution.helpers import (
     BUY,
@@ -179,11 +180,11 @@ def _burst_run(size: int, *, inference: bool = True):
     """Replay the real burst; rest a BUY of ``size`` at 0.311 as soon as that level shows
     (2000 shares ahead of us), report every fill with the message index."""
     msgs = burst()
-    parser, books = MarketParser(), BookSet()
+    parser, books = MarketParser(), BookSet(checker=PolymarketIntegrity())
     a = msgs[0]["asset_id"]
     parse_into(books, parser, msgs[0], 0)
     b = next(c["asset_id"] for c in msgs[1]["price_changes"] if c["asset_id"] != a)
-    books.seed_from_complement(b, a, 0)
+    seed_from_complement(books, b, a, 0)
     market = real_market(yes=a, no=b, tick_size=1_000)
     engine = MatchingEngine({a: market, b: market}, trade_inference=inference)
     got = []

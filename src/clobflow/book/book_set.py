@@ -1,33 +1,39 @@
 """The set of books a feed maintains, with trust tracking. Pure: events in, state and resync
-requests out; no I/O, no clock reads (times come from the events or the caller).
+requests out; no I/O, no clock reads (times come from the events or the caller). Venue-neutral:
+a venue's own checks come from its adapter's ``IntegrityChecker`` (``book/integrity.py``).
 
 Map:
 - ``on_event(event)`` routes any market event; returns the asset ids whose book changed.
-- ``BookSnapshot`` replaces a book and makes it trusted.
-- ``PriceChange`` applies each level to its own token's book (deltas for a book that awaits a
-  snapshot are dropped and counted), then compares each touched book's top with the venue's
-  ``best_bid``/``best_ask``. The venue's values describe the book *version* named by ``hash``,
-  and one fill is published as several messages sharing a hash (protocol.md §1.5; the real
-  burst fixture shows the top agreeing only after the group's last message). So a check that
-  does not match yet stays *pending* and is judged when that token's next message carries a
-  different hash, when the policy's grace period passes (``check_stale``), or never (a snapshot
-  replaces the book). A judged mismatch makes the book suspect; ``mismatches_to_untrusted`` in a
-  row make it untrusted and put it on ``resync``. Changes without a hash are judged at once.
+- ``BookSnapshot`` replaces a book and makes it trusted (unless it is crossed).
+- ``PriceChange`` applies each level's absolute size to its own token's book (deltas for a book
+  that awaits a snapshot are dropped and counted); the checker sees each token's last change of
+  the message (Polymarket compares the venue's ``best_bid``/``best_ask``).
+- ``LevelDelta`` adds a signed size; a level that would go negative untrusts the book
+  (``negative_level``) and requests a resync.
+- Invariant after every snapshot and update: a trusted book is never crossed or locked. A
+  crossed book turns suspect (``crossed``) and heals when an update uncrosses it.
 - ``TickSizeChange`` drops the book and puts it on ``resync``.
-- ``FeedStatus("reconnecting")`` marks the named books untrusted until their new snapshot.
-- ``check_stale(now_ns)`` marks subscribed books with no recent update suspect.
+- ``FeedStatus("reconnecting")`` marks the named books untrusted until their new snapshot;
+  ``"unsubscribed"`` forgets them; ``"stalled"`` makes trusted ones suspect.
+- ``MarketResolved`` untrusts the market's books (``market_resolved``).
+- ``check_stale(now_ns)`` gives the checker its timer duty and marks subscribed books with no
+  recent update suspect.
 
-``resync`` is the set of tokens whose snapshot must be fetched again; the feed's protocol layer
-drains it (``take_resync``).
+``resync`` is the set of tokens whose snapshot must be fetched again; the feed drains it
+(``take_resync``) and asks the market-data client for fresh snapshots.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from clobflow.book.integrity import IntegrityChecker, NoChecks
 from clobflow.book.l2 import L2Book
 from clobflow.book.trust import Reason, Trust, TrustPolicy
 from clobflow.core.events import (
     BookSnapshot,
     FeedStatus,
+    LevelDelta,
     MarketResolved,
     PriceChange,
     TickSizeChange,
@@ -42,8 +48,8 @@ class TrackedBook:
     """A book with its trust state and bookkeeping.
 
     ``state``/``reason``/``since_ns``: current trust and the receive time of its last change;
-    ``mismatches``: consecutive judged top-of-book mismatches; ``pending``: a version whose top
-    did not match yet, ``(hash, venue best bid, venue best ask, since_ns)``.
+    ``mismatches``: consecutive failed venue checks; ``pending``: the venue checker's state for
+    a check not judged yet (opaque here; cleared when the book is replaced or dropped).
     """
 
     __slots__ = ("book", "state", "reason", "since_ns", "mismatches", "pending", "last_update_ns", "updates")
@@ -54,7 +60,7 @@ class TrackedBook:
         self.reason = Reason.NO_SNAPSHOT
         self.since_ns = 0
         self.mismatches = 0
-        self.pending: tuple[str, int | None, int | None, int] | None = None
+        self.pending: Any = None  # the checker's own state, opaque here
         self.last_update_ns = 0
         self.updates = 0
 
@@ -67,22 +73,27 @@ class TrackedBook:
 
 
 class BookSet:
-    """Books by token id, updated from market events, each with a trust state."""
+    """Books by token id, updated from market events, each with a trust state.
 
-    __slots__ = ("policy", "_books", "resync", "counters", "transitions")
+    ``checker``: the venue's integrity checker (default: venue-neutral rules only).
+    """
 
-    def __init__(self, policy: TrustPolicy | None = None) -> None:
+    __slots__ = ("policy", "checker", "_books", "resync", "counters", "transitions")
+
+    def __init__(self, policy: TrustPolicy | None = None, checker: IntegrityChecker | None = None) -> None:
         self.policy = policy or TrustPolicy()
+        self.checker: IntegrityChecker = checker if checker is not None else NoChecks()
         self._books: dict[str, TrackedBook] = {}
         self.resync: set[str] = set()
         self.counters: dict[str, int] = {
             "snapshots": 0,
             "level_changes": 0,
             "dropped_deltas": 0,
-            "bbo_checks": 0,
-            "bbo_mismatches": 0,
             "resyncs_requested": 0,
         }
+        for name in self.checker.counters:
+            self.counters[name] = 0
+        self.checker.bind(self)
         # (ts_ns, asset_id, state, reason) for every trust change; bounded by the caller's reads.
         self.transitions: list[tuple[int, str, Trust, str]] = []
 
@@ -142,6 +153,8 @@ class BookSet:
         if type(ev) is TickSizeChange:
             self.apply_tick_size_change(ev)
             return (ev.asset_id,)
+        if type(ev) is LevelDelta:
+            return self.apply_level_delta(ev)
         if type(ev) is FeedStatus:
             return self.apply_feed_status(ev)
         if type(ev) is MarketResolved:
@@ -168,19 +181,20 @@ class BookSet:
         self.counters["snapshots"] += 1
         self.resync.discard(ev.asset_id)
         self._transition(tb, Trust.TRUSTED, Reason.SNAPSHOT, ev.ts_recv_ns)
+        self._check_crossed(tb, ev.ts_recv_ns)
 
     def apply_price_change(self, ev: PriceChange) -> tuple[str, ...]:
         books = self._books
+        checker = self.checker
         changes = ev.changes
         n = len(changes)
-        # The venue's top of book is checked after a token's *last* entry in the message. The
-        # usual message has one entry per token, where every entry is its token's last.
+        # The venue's checks apply after a token's *last* entry in the message. The usual
+        # message has one entry per token, where every entry is its token's last.
         last: dict[str, int] | None = None
         if n > 2 or (n == 2 and changes[0].asset_id == changes[1].asset_id):
             last = {c.asset_id: i for i, c in enumerate(changes)}
         touched: list[str] = []
         dropped = 0
-        checks = 0
         ts = ev.ts_recv_ns
         tv = ev.ts_venue_ns
         for i, ch in enumerate(changes):
@@ -192,12 +206,8 @@ class BookSet:
                 # No valid base to apply a delta to: wait for the snapshot.
                 dropped += 1
                 continue
-            h = ch.hash
-            p = tb.pending
-            if p is not None and p[0] != h:
-                # A new version begins: the previous one is complete, judge it now.
-                tb.pending = None
-                self._judge(tb, p[1], p[2], ts)
+            if tb.pending is not None:
+                checker.before_change(tb, ch, ts)  # may judge a completed version
                 if tb.state == UNTRUSTED:
                     dropped += 1
                     continue
@@ -208,50 +218,49 @@ class BookSet:
             touched.append(asset)
             book.ts_venue_ns = tv
             book.ts_recv_ns = ts
-            book.hash = h
+            book.hash = ch.hash
             tb.last_update_ns = ts
             tb.updates += 1
-            vb = ch.best_bid
-            va = ch.best_ask
-            if vb is None and va is None:
-                continue  # legacy frames carry no top of book to check against
-            k = book._bid_keys
-            if (k[-1] if k else None) == vb:
-                k = book._ask_keys
-                if (-k[-1] if k else None) == va:
-                    checks += 1
-                    tb.pending = None
-                    tb.mismatches = 0
-                    if tb.state:  # not TRUSTED
-                        self._transition(tb, TRUSTED, Reason.BBO_MATCH, ts)
-                    continue
-            if h:
-                p = tb.pending
-                tb.pending = (h, vb, va, p[3] if p is not None else ts)
-            else:
-                self._judge(tb, vb, va, ts)
-        counters = self.counters
-        counters["level_changes"] += n - dropped
-        counters["bbo_checks"] += checks
+            checker.after_changes(tb, ch, ts)
+            self._check_crossed(tb, ts)
+        self.counters["level_changes"] += n - dropped
         if dropped:
-            counters["dropped_deltas"] += dropped
+            self.counters["dropped_deltas"] += dropped
         return tuple(touched)
 
-    def _judge(self, tb: TrackedBook, vb: int | None, va: int | None, ts: int) -> None:
-        """Compare the book's top with the venue's for a completed version; move trust."""
+    def apply_level_delta(self, ev: LevelDelta) -> tuple[str, ...]:
+        """A signed change to one level. Dropped while the book awaits a snapshot; a delta that
+        would make a level negative untrusts the book (``negative_level``) and asks for a resync."""
+        tb = self.track(ev.asset_id)
+        if tb.state == UNTRUSTED:
+            self.counters["dropped_deltas"] += 1
+            return ()
+        self.checker.on_delta(tb, ev)  # e.g. a sequence gap untrusts the book
+        if tb.state == UNTRUSTED:
+            self.counters["dropped_deltas"] += 1
+            return ()
         book = tb.book
-        self.counters["bbo_checks"] += 1
-        if book.best_bid() == vb and book.best_ask() == va:
-            tb.mismatches = 0
-            if tb.state != Trust.TRUSTED:
-                self._transition(tb, Trust.TRUSTED, Reason.BBO_MATCH, ts)
-            return
-        self.counters["bbo_mismatches"] += 1
-        tb.mismatches += 1
-        if tb.mismatches >= self.policy.mismatches_to_untrusted:
-            self._untrust(tb, Reason.BBO_MISMATCH_REPEATED, ts)
-        else:
-            self._transition(tb, Trust.SUSPECT, Reason.BBO_MISMATCH, ts)
+        if not book.apply_delta(ev.side, ev.price, ev.delta):
+            self.request_resync(tb, Reason.NEGATIVE_LEVEL, ev.ts_recv_ns)
+            return (ev.asset_id,)
+        self.counters["level_changes"] += 1
+        book.ts_venue_ns = ev.ts_venue_ns
+        book.ts_recv_ns = ev.ts_recv_ns
+        tb.last_update_ns = ev.ts_recv_ns
+        tb.updates += 1
+        self._check_crossed(tb, ev.ts_recv_ns)
+        return (ev.asset_id,)
+
+    def _check_crossed(self, tb: TrackedBook, ts: int) -> None:
+        """The venue-neutral invariant: a trusted book is never crossed or locked. A crossed
+        book is suspect (``crossed``) until an update uncrosses it."""
+        k = tb.book._bid_keys
+        a = tb.book._ask_keys
+        if k and a and k[-1] >= -a[-1]:
+            if tb.state == TRUSTED:
+                self._transition(tb, Trust.SUSPECT, Reason.CROSSED, ts)
+        elif tb.reason == Reason.CROSSED:
+            self._transition(tb, TRUSTED, Reason.UNCROSSED, ts)
 
     def apply_tick_size_change(self, ev: TickSizeChange) -> None:
         tb = self.track(ev.asset_id)
@@ -260,7 +269,7 @@ class BookSet:
         tb.book.clear()
         tb.pending = None
         tb.book.tick_size = ev.new_tick_size
-        self._untrust(tb, Reason.TICK_SIZE_CHANGE, ev.ts_recv_ns)
+        self.request_resync(tb, Reason.TICK_SIZE_CHANGE, ev.ts_recv_ns)
 
     def apply_feed_status(self, ev: FeedStatus) -> tuple[str, ...]:
         if ev.status == "reconnecting":
@@ -283,20 +292,18 @@ class BookSet:
         return ()
 
     def check_stale(self, now_ns: int) -> list[str]:
-        """Timer duty: judge pending checks older than ``policy.pending_grace_ns``, and mark
-        trusted books with no update for ``policy.stale_after_ns`` suspect.
+        """Timer duty: the checker judges what waited too long (``policy.pending_grace_ns``),
+        then trusted books with no update for ``policy.stale_after_ns`` turn suspect.
 
         Returns the tokens that became suspect or untrusted. A stale book heals on its next
         matching update or snapshot.
         """
         limit = self.policy.stale_after_ns
-        grace = self.policy.pending_grace_ns
+        on_timer = self.checker.on_timer
         out = []
         for a, tb in self._books.items():
-            p = tb.pending
-            if p is not None and now_ns - p[3] >= grace:
-                tb.pending = None
-                self._judge(tb, p[1], p[2], now_ns)
+            if tb.pending is not None:
+                on_timer(tb, now_ns)
                 if tb.state != Trust.TRUSTED:
                     out.append(a)
                     continue
@@ -305,38 +312,23 @@ class BookSet:
                 out.append(a)
         return out
 
-    def seed_from_complement(self, asset_id: str, complement_id: str, ts_ns: int) -> bool:
-        """Build ``asset_id``'s book as the mirror of its complement's trusted book.
+    # -- trust moves (for the checker) -------------------------------------------------------
 
-        On Polymarket one engine matches both tokens: a bid at p on one token is an ask at 1−p on
-        the other. Used when the venue sent a snapshot for only one token of a binary market.
-        The seeded book is marked trusted with reason ``mirror_of_complement``; the venue's
-        best_bid/best_ask checks confirm or refute it on the next delta. Returns False when the
-        complement has no trusted book.
-        """
-        src = self._books.get(complement_id)
-        if src is None or src.state != Trust.TRUSTED:
-            return False
-        from clobflow.book.binary import mirror_levels
+    def mark(self, tb: TrackedBook, state: Trust, reason: str, ts_ns: int) -> None:
+        """Move ``tb`` to ``state`` for ``reason`` (recorded in ``transitions`` if it changed)."""
+        self._transition(tb, state, reason, ts_ns)
 
-        tb = self.track(asset_id)
-        bids, asks = mirror_levels(src.book)
-        tb.book.load(bids, asks)
-        tb.book.tick_size = src.book.tick_size
-        tb.last_update_ns = ts_ns
-        tb.mismatches = 0
-        self._transition(tb, Trust.TRUSTED, Reason.MIRROR, ts_ns)
-        return True
-
-    # -- internals -------------------------------------------------------------------------
-
-    def _untrust(self, tb: TrackedBook, reason: str, ts_ns: int) -> None:
+    def request_resync(self, tb: TrackedBook, reason: str, ts_ns: int) -> None:
+        """Untrust ``tb`` for ``reason`` and put it on ``resync`` (a fresh snapshot is needed)."""
         self._transition(tb, Trust.UNTRUSTED, reason, ts_ns)
         tb.mismatches = 0
+        tb.pending = None
         a = tb.book.asset_id
         if a not in self.resync:
             self.resync.add(a)
             self.counters["resyncs_requested"] += 1
+
+    # -- internals -------------------------------------------------------------------------
 
     def _transition(self, tb: TrackedBook, state: Trust, reason: str, ts_ns: int) -> None:
         if state != tb.state or reason != tb.reason:

@@ -7,8 +7,11 @@ the lists (a direct check of the last key, else a bisect) and move almost nothin
 the top N is ``sum(sizes[-n:])``, a C-level slice and sum — cheaper than any dict walk.
 
 Contract: ``set_level`` takes the *absolute* new size of a level (Polymarket ``price_change``);
-a size of 0 removes the level. Sizes are never negative. A transient crossed book (bid >= ask) is
-allowed: venues emit them mid-burst.
+a size of 0 removes the level. ``apply_delta`` adds a *signed* amount (Kalshi
+``orderbook_delta``); a level never goes negative: a delta that would make it so changes nothing
+and returns ``False`` (the caller treats it as an integrity failure). A crossed or locked book
+(bid >= ask) can be held, since venues emit them mid-burst; ``crossed()`` says so, and
+``BookSet`` never calls such a book trusted.
 """
 
 from __future__ import annotations
@@ -88,6 +91,20 @@ class L2Book:
             else:
                 keys.insert(i, key)
                 sizes.insert(i, size)
+
+    def apply_delta(self, side: Side, price: int, delta: int) -> bool:
+        """Change the level at ``price`` on ``side`` by the signed ``delta`` (a result of 0
+        deletes it). Returns ``False``, changing nothing, when the result would be negative."""
+        new = self.level_size(side, price) + delta
+        if new < 0:
+            return False
+        self.set_level(side, price, new)
+        return True
+
+    def crossed(self) -> bool:
+        """Best bid >= best ask (crossed or locked); ``False`` when a side is empty."""
+        b, a = self._bid_keys, self._ask_keys
+        return bool(b) and bool(a) and b[-1] >= -a[-1]
 
     # -- top of book -----------------------------------------------------------------------
 

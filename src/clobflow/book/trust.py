@@ -2,7 +2,8 @@
 
 States (DESIGN §3.6):
 - ``TRUSTED``: built from a venue snapshot and every delta since agreed with the venue's top of book.
-- ``SUSPECT``: something is off but may heal (one top-of-book mismatch, no update for a while).
+- ``SUSPECT``: something is off but may heal (one top-of-book mismatch, no update for a while,
+  a crossed or locked book).
 - ``UNTRUSTED``: the book must not be used; it waits for a fresh snapshot (no snapshot yet,
   reconnect, tick-size change, repeated mismatch).
 
@@ -36,6 +37,9 @@ class Reason:
     UNSUBSCRIBED = "unsubscribed"
     RESOLVED = "market_resolved"
     MIRROR = "mirror_of_complement"
+    CROSSED = "crossed"  # best bid >= best ask: never trusted
+    UNCROSSED = "uncrossed"  # a crossed book's update uncrossed it
+    NEGATIVE_LEVEL = "negative_level"  # a signed delta would have made a level negative
 
 
 class TrustPolicy(msgspec.Struct, frozen=True):

@@ -17,6 +17,7 @@ from clobflow.cli.format import px, qty
 from clobflow.core.events import PriceChange
 from clobflow.core.numbers import format_micros
 from clobflow.replay.source import iter_frames
+from clobflow.venues.polymarket.integrity import PolymarketIntegrity, seed_from_complement
 from clobflow.venues.polymarket.parsing import MarketParser
 
 
@@ -43,7 +44,7 @@ def _seed_mirrors(books: BookSet, ev: PriceChange) -> None:
     for x, y in ((a, b), (b, a)):
         tx = books.get(x)
         if (tx is None or tx.reason == Reason.NO_SNAPSHOT) and books.get(y) is not None:
-            books.seed_from_complement(x, y, ev.ts_recv_ns)
+            seed_from_complement(books, x, y, ev.ts_recv_ns)
 
 
 def books(
@@ -53,7 +54,7 @@ def books(
 ) -> None:
     """Replay a file of recorded frames through the parser and books; print the top of book."""
     parser = MarketParser()
-    bs = BookSet()
+    bs = BookSet(checker=PolymarketIntegrity())
     enc = msgspec.json.Encoder()
     out = sys.stdout
     n = 0

@@ -75,6 +75,24 @@ class PriceChange(Event, frozen=True, gc=False, tag="price_change"):
     ts_recv_ns: int
 
 
+class LevelDelta(Event, frozen=True, gc=False, tag="level_delta"):
+    """One level of one token changed by a signed amount (Kalshi ``orderbook_delta``).
+
+    ``delta`` is signed micro-units of size; a level never goes negative (a delta that would
+    make it so is an integrity failure: the book waits for a fresh snapshot). ``seq`` is the
+    venue's sequence number (0 when it sends none); gaps are the venue checker's business.
+    """
+
+    market: str
+    asset_id: str
+    side: Side
+    price: int
+    delta: int
+    seq: int
+    ts_venue_ns: int
+    ts_recv_ns: int
+
+
 class Trade(Event, frozen=True, gc=False, tag="trade"):
     """A public trade print. ``side`` is the taker's side; ``trade_id`` is derived if absent."""
 

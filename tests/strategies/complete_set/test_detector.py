@@ -19,6 +19,7 @@ from clobflow.strategies.complete_set.detector import (
     Hit,
     MultiOutcomeDetector,
 )
+from clobflow.venues.polymarket.integrity import PolymarketIntegrity, seed_from_complement
 from clobflow.venues.polymarket.parsing import MarketParser
 
 S = 1_000_000  # one share / one dollar / a price of 1.0, in micro-units
@@ -341,16 +342,17 @@ def test_real_burst_gives_no_hit_except_its_transient_crossing():
     """Replay the real capture (book, 49 price_changes, book). The books are consistent and
     mirrored throughout, so the detector finds nothing -- except at the one message inside the
     fill where the venue's own book is transiently crossed (protocol.md §1.5): the asks 0.301 and
-    0.689 sum to 0.99, which must be classified ``crossed_book``, never executable. The walk
+    0.689 sum to 0.99, which must be classified ``crossed_book`` (and, since a crossed book is
+    never trusted, ``untrusted``), never executable. The walk
     matters: only 45.83 shares sit at 0.301, so a 100-share set costs more than 1 (no hit), and
     with the 15-minute crypto fee schedule even the 10-share 0.01 is eaten by fees (~0.0225)."""
     msgs = json.loads(BURST.read_text())
-    parser, books = MarketParser(), BookSet()
+    parser, books = MarketParser(), BookSet(checker=PolymarketIntegrity())
     yes_id = msgs[0]["asset_id"]
     for ev in parser.parse(json.dumps(msgs[0]), T):
         books.on_event(ev)
     no_id = next(c["asset_id"] for c in msgs[1]["price_changes"] if c["asset_id"] != yes_id)
-    assert books.seed_from_complement(no_id, yes_id, T)  # the capture has one snapshot only
+    assert seed_from_complement(books, no_id, yes_id, T)  # the capture has one snapshot only
     small = BinaryDetector(DetectorConfig(target_size=10 * S))
     small_fee = BinaryDetector(DetectorConfig(target_size=10 * S))
     large = BinaryDetector(DetectorConfig(target_size=100 * S))
@@ -367,8 +369,9 @@ def test_real_burst_gives_no_hit_except_its_transient_crossing():
     assert small.counters["checks"] == 50
     assert list(hits) == [47]
     hit = hits[47]
-    assert (hit.classification, hit.reason) == ("inconsistent", "crossed_book")
-    assert hit.detail["failed"] == ["crossed_book"]  # trusted, in step, and mirrored
+    # in step and mirrored; the crossed book is not trusted either (BookSet's invariant)
+    assert (hit.classification, hit.reason) == ("inconsistent", "untrusted")
+    assert hit.detail["failed"] == ["untrusted", "crossed_book"]
     assert (hit.detail["yes_bid"], hit.detail["yes_ask"], hit.gross) == (311_000, 301_000, 990_000)
     assert small.counters["executable"] == 0
     # the same single candidate, rejected after walking: by depth (100 shares) or by fees

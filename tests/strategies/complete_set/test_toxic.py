@@ -12,6 +12,7 @@ from clobflow.book.l2 import L2Book
 from clobflow.core.errors import ConfigError
 from clobflow.core.events import BookSnapshot, PriceChange, Side
 from clobflow.strategies.complete_set.toxic import ToxicConfig, ToxicFlag, ToxicFlow
+from clobflow.venues.polymarket.integrity import PolymarketIntegrity, seed_from_complement
 from clobflow.venues.polymarket.parsing import MarketParser
 
 FIX = Path(__file__).parents[3] / "fixtures" / "polymarket" / "ws_market"
@@ -334,7 +335,7 @@ def _replay(config: ToxicConfig) -> tuple[ToxicFlow, list[ToxicFlag], str, str]:
     touched token at the message's venue time. Returns the detector, every flag in order,
     and the two token ids (the snapshot's token first)."""
     msgs = json.loads((FIX / "book_then_price_change_burst_2026-09.json").read_text())
-    parser, bs, tf = MarketParser(), BookSet(), ToxicFlow(config)
+    parser, bs, tf = MarketParser(), BookSet(checker=PolymarketIntegrity()), ToxicFlow(config)
     yes = msgs[0]["asset_id"]
     no = next(c["asset_id"] for c in msgs[1]["price_changes"] if c["asset_id"] != yes)
     flags: list[ToxicFlag] = []
@@ -349,7 +350,7 @@ def _replay(config: ToxicConfig) -> tuple[ToxicFlow, list[ToxicFlag], str, str]:
                     flags.append(tf.last_flag(asset))
             if i == 0:
                 # the capture has a snapshot for one token only; the other is its mirror
-                assert bs.seed_from_complement(no, yes, now)
+                assert seed_from_complement(bs, no, yes, now)
                 tf.on_book(no, bs.book(no), now)
             assert type(ev) in (BookSnapshot, PriceChange)
     assert sum(parser.rejects.values()) == 0 and bs.counters["bbo_mismatches"] == 0

@@ -1,0 +1,218 @@
+"""Polymarket's integrity checker inside a BookSet: the hash-versioned best bid/ask check, the
+grace period, mirror seeding, and replay of the real price_change captures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clobflow.book.binary import BinaryBook
+from clobflow.book.book_set import BookSet as _BookSet
+from clobflow.book.trust import Reason, Trust, TrustPolicy
+from clobflow.core.events import (
+    BookSnapshot,
+    FeedStatus,
+    LevelChange,
+    PriceChange,
+    Side,
+    TickSizeChange,
+)
+from clobflow.core.markets import BinaryMarket, OutcomeToken
+from clobflow.venues.polymarket.integrity import PolymarketIntegrity, seed_from_complement
+from clobflow.venues.polymarket.parsing import MarketParser
+
+FIX = Path(__file__).parents[3] / "fixtures" / "polymarket" / "ws_market"
+S = 1_000_000
+
+
+def BookSet(policy: TrustPolicy | None = None) -> _BookSet:  # noqa: N802 - reads like the class
+    """A BookSet with Polymarket's checker, as the Polymarket adapter builds it."""
+    return _BookSet(policy, PolymarketIntegrity())
+
+
+def snap(asset="A", bids=((480_000, 10 * S),), asks=((520_000, 10 * S),), ts=1):
+    return BookSnapshot("m", asset, tuple(bids), tuple(asks), "h0", ts, ts)
+
+
+def pc(*changes, ts=2):
+    return PriceChange("m", tuple(changes), ts, ts)
+
+
+def ch(price, size, bb, ba, side=Side.BUY, asset="A", h="h1"):
+    return LevelChange(asset, side, price, size, bb, ba, h)
+
+
+def test_no_snapshot_means_untrusted_and_deltas_dropped():
+    bs = BookSet()
+    bs.on_event(pc(ch(490_000, S, 490_000, None)))
+    assert bs.trust("A").state == Trust.UNTRUSTED and bs.trust("A").reason == Reason.NO_SNAPSHOT
+    assert bs.counters["dropped_deltas"] == 1 and bs.book("A").empty
+
+
+def test_snapshot_trusts_and_matching_delta_keeps_trust():
+    bs = BookSet()
+    bs.on_event(snap())
+    assert bs.trust("A").trusted
+    bs.on_event(pc(ch(490_000, S, 490_000, 520_000)))
+    assert bs.trust("A").trusted and bs.book("A").best_bid() == 490_000
+    assert bs.counters["bbo_mismatches"] == 0
+
+
+def test_mismatch_suspect_then_repeated_untrusted_and_resync():
+    bs = BookSet(TrustPolicy(mismatches_to_untrusted=3))
+    bs.on_event(snap())
+    # venue says best bid 0.50 but our book says 0.49: judged when the next version arrives
+    bs.on_event(pc(ch(490_000, S, 500_000, 520_000, h="v1")))
+    assert bs.trust("A").trusted  # pending, not yet judged
+    bs.on_event(pc(ch(470_000, 2 * S, 500_000, 520_000, h="v2")))
+    assert bs.trust("A").state == Trust.SUSPECT and bs.trust("A").reason == Reason.BBO_MISMATCH
+    bs.on_event(pc(ch(460_000, 2 * S, 500_000, 520_000, h="v3")))
+    bs.on_event(pc(ch(450_000, 2 * S, 500_000, 520_000, h="v4")))
+    st = bs.trust("A")
+    assert st.state == Trust.UNTRUSTED and st.reason == Reason.BBO_MISMATCH_REPEATED
+    assert bs.take_resync() == ["A"] and bs.take_resync() == []
+    # deltas are dropped until the snapshot; the snapshot restores trust
+    # v4's own delta arrived after v3 was judged untrusted, so it was dropped too
+    assert bs.counters["dropped_deltas"] == 1
+    bs.on_event(pc(ch(440_000, S, 490_000, 520_000, h="v5")))
+    assert bs.counters["dropped_deltas"] == 2
+    bs.on_event(snap(ts=9))
+    assert bs.trust("A").trusted
+
+
+def test_mismatch_heals_when_a_later_version_matches():
+    bs = BookSet()
+    bs.on_event(snap())
+    bs.on_event(pc(ch(490_000, S, 500_000, 520_000, h="v1")))
+    bs.on_event(pc(ch(470_000, S, 500_000, 520_000, h="v2")))
+    assert bs.trust("A").state == Trust.SUSPECT
+    bs.on_event(pc(ch(500_000, S, 500_000, 520_000, h="v3")))
+    assert bs.trust("A").trusted and bs.trust("A").reason == Reason.BBO_MATCH
+
+
+def test_a_reconnected_book_is_not_judged_by_a_stale_pending_check():
+    bs = BookSet(TrustPolicy(pending_grace_ns=1_000))
+    bs.on_event(snap())
+    bs.on_event(pc(ch(490_000, S, 500_000, 520_000, h="v1"), ts=10))
+    bs.on_event(FeedStatus(("A",), "reconnecting", "closed", 20))
+    bs.check_stale(5_000)
+    assert bs.trust("A").reason == Reason.RECONNECT  # still waiting for its snapshot
+
+
+def test_the_venue_check_counters_belong_to_the_checker():
+    assert "bbo_checks" in BookSet().counters and "bbo_checks" not in _BookSet().counters
+
+
+def test_pending_check_is_judged_after_the_grace_period():
+    bs = BookSet(TrustPolicy(pending_grace_ns=1_000))
+    bs.on_event(snap())
+    bs.on_event(pc(ch(490_000, S, 500_000, 520_000, h="v1"), ts=10))
+    assert bs.check_stale(500) == [] and bs.trust("A").trusted
+    assert bs.check_stale(2_000) == ["A"] and bs.trust("A").state == Trust.SUSPECT
+
+
+def test_change_without_hash_is_judged_at_once():
+    bs = BookSet()
+    bs.on_event(snap())
+    bs.on_event(pc(ch(490_000, S, 500_000, 520_000, h="")))
+    assert bs.trust("A").state == Trust.SUSPECT
+
+
+def test_tick_size_change_drops_the_book_until_a_fresh_snapshot():
+    bs = BookSet()
+    bs.on_event(snap())
+    bs.on_event(TickSizeChange("m", "A", 10_000, 1_000, 3, 3))
+    st = bs.trust("A")
+    assert st.state == Trust.UNTRUSTED and st.reason == Reason.TICK_SIZE_CHANGE
+    assert bs.book("A").empty and bs.book("A").tick_size == 1_000
+    assert bs.take_resync() == ["A"]
+    bs.on_event(pc(ch(490_000, S, 490_000, 520_000)))
+    assert bs.book("A").empty
+    bs.on_event(snap(ts=5))
+    assert bs.trust("A").trusted
+
+
+def test_reconnect_untrusts_until_snapshot_and_stale_marks_suspect():
+    bs = BookSet(TrustPolicy(stale_after_ns=100))
+    bs.on_event(snap("A", ts=1))
+    bs.on_event(snap("B", ts=1))
+    bs.on_event(FeedStatus(("A",), "reconnecting", "closed", 5))
+    assert bs.trust("A").state == Trust.UNTRUSTED and bs.trust("A").reason == Reason.RECONNECT
+    assert bs.take_resync() == []  # the new connection's initial dump brings the snapshot
+    assert bs.check_stale(200) == ["B"]
+    assert bs.trust("B").state == Trust.SUSPECT and bs.trust("B").reason == Reason.STALE
+    bs.on_event(snap("B", ts=300))
+    assert bs.trust("B").trusted
+    bs.on_event(FeedStatus(("B",), "unsubscribed", "", 400))
+    assert "B" not in bs
+
+
+def _burst():
+    msgs = json.loads((FIX / "book_then_price_change_burst_2026-09.json").read_text())
+    return msgs
+
+
+def test_real_burst_local_top_equals_venue_top_for_every_version():
+    """Done-criterion: replay the real capture; for every book version (hash group) the local top
+    of book equals the venue's best_bid/best_ask on every entry of that version."""
+    msgs = _burst()
+    parser, bs = MarketParser(), BookSet()
+    a = msgs[0]["asset_id"]
+    for ev in parser.parse(json.dumps(msgs[0]), 1):
+        bs.on_event(ev)
+    b = next(c["asset_id"] for c in msgs[1]["price_changes"] if c["asset_id"] != a)
+    # The capture has a snapshot for token A only; B's book is A's mirror (one matching engine).
+    assert seed_from_complement(bs, b, a, 1)
+    entries = []  # (asset, hash, venue top, local top after its message)
+    checked = 0
+    for i, m in enumerate(msgs[1:], start=1):
+        for ev in parser.parse(json.dumps(m), i):
+            bs.on_event(ev)
+            if isinstance(ev, PriceChange):
+                for c in ev.changes:
+                    bk = bs.book(c.asset_id)
+                    entries.append((c.asset_id, c.hash, (c.best_bid, c.best_ask), (bk.best_bid(), bk.best_ask())))
+    # the last message of each (asset, hash) group carries the version's final state
+    last_local = {}
+    for asset, h, _venue, local in entries:
+        last_local[(asset, h)] = local
+    for asset, h, venue, _local in entries:
+        assert last_local[(asset, h)] == venue, (asset[:6], h)
+        checked += 1
+    assert checked == 98
+    assert bs.counters["bbo_mismatches"] == 0
+    assert bs.trust(a).trusted and bs.trust(b).trusted
+    assert sum(parser.rejects.values()) == 0
+
+
+def test_burst_books_mirror_each_other_throughout():
+    msgs = _burst()
+    parser, bs = MarketParser(), BookSet()
+    a = msgs[0]["asset_id"]
+    for ev in parser.parse(json.dumps(msgs[0]), 1):
+        bs.on_event(ev)
+    b = next(c["asset_id"] for c in msgs[1]["price_changes"] if c["asset_id"] != a)
+    seed_from_complement(bs, b, a, 1)
+    market = BinaryMarket("m", "s", "q", OutcomeToken(a, "Yes"), OutcomeToken(b, "No"), 1_000, 5 * S)
+    view = BinaryBook(market, bs.book(a), bs.book(b))
+    crossed = 0
+    for i, m in enumerate(msgs[1:-1], start=1):
+        for ev in parser.parse(json.dumps(m), i):
+            bs.on_event(ev)
+        assert view.is_mirrored(), i
+        cost = view.complete_set_cost()
+        # mirrored books: YES ask + NO ask = 1 + YES spread; below 1 only while the burst is
+        # transiently crossed (protocol.md §1.5), never otherwise
+        assert cost == 1_000_000 + view.yes.spread()
+        crossed += cost < 1_000_000
+    assert crossed <= 2  # the crossing lasts only inside the fill's hash group
+
+
+def test_legacy_single_capture_applies_without_a_check():
+    bs = BookSet()
+    parser = MarketParser()
+    (ev,) = parser.parse((FIX / "price_change_legacy_single_2024-08.json").read_bytes(), 1)
+    asset = ev.changes[0].asset_id
+    bs.on_event(snap(asset, bids=(), asks=((600_000, S),)))
+    bs.on_event(ev)
+    assert bs.book(asset).best_ask() == 514_000 and bs.trust(asset).trusted
