@@ -35,8 +35,10 @@ import httpx
 
 from clobflow.book.book_set import BookSet
 from clobflow.book.trust import TrustPolicy
-from clobflow.engine.market_feed import FeedConfig, MarketFeed
-from clobflow.engine.record import POLYMARKET_PARSERS, RecordConfig, open_recorder
+from clobflow.engine.market_feed import MarketFeed
+from clobflow.venues.polymarket.feed import FeedConfig
+from clobflow.engine import registry
+from clobflow.engine.record import RecordConfig, open_recorder
 from clobflow.recorder.embedded import DuckDBSink
 from clobflow.recorder.raw_writer import RawReadStats, iter_raw
 from clobflow.recorder.service import Recorder
@@ -101,7 +103,7 @@ async def loopback_run(out: Path, slugs: tuple[str, ...], tables: bool = True) -
 
 def alone_run(out: Path, frames: list, tables: bool = True) -> dict:
     sinks = [DuckDBSink(out)] if tables else []
-    rec = Recorder(out, sinks, parsers=POLYMARKET_PARSERS if tables else None, health_interval_s=0).start()
+    rec = Recorder(out, sinks, parsers=registry.recorded_parsers() if tables else None, health_interval_s=0).start()
     t0, c0 = time.perf_counter(), time.process_time()
     on_raw = rec.on_raw
     for fr in frames:

@@ -53,3 +53,24 @@ def test_unreadable_and_invalid_files(tmp_path):
     toml.write_text('[engine]\nmode = "shadow"\n[[strategies]]\nname = "imb"\nmin_imbalance = 0.6\n')
     cfg = load_config(toml)
     assert cfg.engine.mode == "shadow" and cfg.strategies[0].min_imbalance == 0.6
+
+
+@pytest.mark.parametrize("old,new", [("reconnect_min_delay", "reconnect_min_delay_s"),
+                                     ("reconnect_max_delay", "reconnect_max_delay_s"),
+                                     ("subscription_refresh_interval", "subscription_refresh_interval_s")])
+@pytest.mark.parametrize("kind", ["imbalance", "complete_set"])
+def test_feed_settings_in_a_strategy_section_are_refused_with_where_they_moved(old, new, kind):
+    with pytest.raises(ConfigError) as ei:
+        parse_config({"strategies": [{"kind": kind, old: 1}]})
+    assert ei.value.key == f"strategies[0].{old}" and f"feed.{new}" in ei.value.message
+
+
+def test_feed_section_holds_the_venue_and_connection_settings():
+    cfg = load_config(ROOT / "config" / "imbalance.yaml")
+    f = cfg.feed
+    assert (f.venue, f.subscription_refresh_interval_s, f.reconnect_min_delay_s, f.reconnect_max_delay_s) == (
+        "polymarket", 180, 0.5, 30)
+    assert parse_config({}).feed.ws_url is None  # the adapter's production endpoint
+    with pytest.raises(ConfigError) as ei:
+        parse_config({"feed": {"reconnect_min_delay_s": 5, "reconnect_max_delay_s": 1}})
+    assert ei.value.key == "feed.reconnect_min_delay_s"

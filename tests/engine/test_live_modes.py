@@ -26,9 +26,8 @@ def ds():
 def config(mode: str):
     return parse_config({
         "engine": {"mode": mode, "timer_interval_s": 0.2},
-        "feed": {"stall_after_s": 0},
-        "strategies": [{"name": "imbalance", "reconnect_min_delay": 0.05, "reconnect_max_delay": 0.2,
-                        "subscription_refresh_interval": 2}],
+        "feed": {"stall_after_s": 0, "reconnect_min_delay_s": 0.05, "reconnect_max_delay_s": 0.2, "subscription_refresh_interval_s": 2},
+        "strategies": [{"name": "imbalance"}],
     })
 
 
@@ -91,12 +90,12 @@ async def test_paper_trades_journals_and_survives_a_simulator_restart(ds, tmp_pa
         run = holder[0]
         resume_at = server.now_ns()
         await server.stop()  # the venue goes away...
-        await until(lambda: run.feed.stream.stats()["connect_failures"] + run.feed.stream.stats()["reconnects"] >= 1)
+        await until(lambda: run.feed.data.stats()["connect_failures"] + run.feed.data.stats()["reconnects"] >= 1)
         events_before = run.kernel.counters["events"]
         server = VenueServer(ds, port=port, speed=SPEED, start_at_ns=resume_at)  # ...and comes back
         await server.start()
         await until(lambda: run.kernel.counters["events"] > events_before + 50)
-        assert run.feed.stream.stats()["opens"] >= 2
+        assert run.feed.data.stats()["opens"] >= 2
         books_ok = [run.feed.books.get(t) for m in run.feed.markets.values() for t in m.token_ids]
         await until(lambda: any(b is not None and b.trusted for b in books_ok))
     finally:

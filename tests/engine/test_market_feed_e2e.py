@@ -11,7 +11,8 @@ import pytest
 
 from clobflow.book.trust import Reason, Trust, TrustPolicy
 from clobflow.core.numbers import parse_micros
-from clobflow.engine.market_feed import FeedConfig, MarketFeed
+from clobflow.engine.market_feed import MarketFeed
+from clobflow.venues.polymarket.feed import FeedConfig
 from clobflow.sim.datasets import Dataset, load_dataset
 from clobflow.sim.venue import VenueServer
 from clobflow.venues.polymarket.discovery import DiscoveryFilter
@@ -77,7 +78,7 @@ async def test_discovers_current_window_by_venue_clock_and_books_equal_venue(ds1
             for t in last.token_ids:
                 assert feed.books.book(t).snapshot() == await venue_book(server, t)
             assert feed.books.counters["bbo_mismatches"] == 0
-            assert sum(feed.stream.parser.rejects.values()) == 0
+            assert sum(feed.data.parser.rejects.values()) == 0
             assert all_trusted(feed, last.token_ids)
             assert feed.books.counters["level_changes"] > 10_000  # real full-depth churn
 
@@ -109,13 +110,13 @@ async def test_malformed_frames_are_counted_and_skipped(ds15):
         feed, tokens = await _running_feed(server, ds15)
         try:
             server.inject("malformed", count=3)
-            rejects = feed.stream.parser.rejects
+            rejects = feed.data.parser.rejects
             await until(lambda: sum(rejects.values()) >= 3)
             assert {"invalid_json", "unknown_event_type", "bad_number"} <= set(rejects)
             before = feed.books.counters["level_changes"]
             await until(lambda: feed.books.counters["level_changes"] > before)  # still flowing
             assert all_trusted(feed, tokens)
-            assert feed.stream.stats()["reconnects"] == 0
+            assert feed.data.stats()["reconnects"] == 0
         finally:
             await feed.stop()
 
@@ -125,7 +126,7 @@ async def test_disconnect_distrusts_then_reconnect_resubscribes_and_resnapshots(
         feed, tokens = await _running_feed(server, ds15)
         try:
             server.inject("disconnect")
-            await until(lambda: feed.stream.stats()["reconnects"] >= 1)
+            await until(lambda: feed.data.stats()["reconnects"] >= 1)
             await until(lambda: all_trusted(feed, tokens))
             for t in tokens:
                 tr = transitions(feed, t)
@@ -141,14 +142,14 @@ async def test_silent_stall_is_detected_and_recovered(ds15):
         feed, tokens = await _running_feed(server, ds15)
         try:
             server.inject("stall", seconds=2.0)
-            await until(lambda: feed.stream.stats()["stalls"] >= 1, timeout=5)
+            await until(lambda: feed.data.stats()["stalls"] >= 1, timeout=5)
             await until(lambda: any(feed.books.get(t).reason == Reason.STALE for t in tokens)
                         or any((Trust.SUSPECT, Reason.STALE) in transitions(feed, t) for t in tokens))
             # Resubscribe (or reconnect) brings fresh snapshots; after the stall events flow again.
             await until(lambda: all_trusted(feed, tokens), timeout=6)
             before = feed.books.counters["level_changes"]
             await until(lambda: feed.books.counters["level_changes"] > before, timeout=6)
-            s = feed.stream.stats()
+            s = feed.data.stats()
             assert s["resubscribes"] >= 1 or s["reconnects"] >= 1
         finally:
             await feed.stop()
@@ -164,7 +165,7 @@ async def test_tick_size_change_drops_the_book_and_resnapshots(ds15):
             await until(lambda: feed.books.get(token).trusted and feed.books.get(token).reason == Reason.SNAPSHOT)
             assert feed.books.book(token).tick_size == 1_000
             assert feed.books.counters["resyncs_requested"] >= 1
-            assert feed.stream.stats()["reconnects"] == 0  # a resnapshot, not a reconnect
+            assert feed.data.stats()["reconnects"] == 0  # a resnapshot, not a reconnect
         finally:
             await feed.stop()
 

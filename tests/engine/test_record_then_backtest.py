@@ -9,7 +9,7 @@ import pytest
 
 from clobflow.engine.backtest import run_backtest
 from clobflow.engine.config import parse_config
-from clobflow.engine.market_feed import FeedConfig
+from clobflow.venues.polymarket.feed import FeedConfig
 from clobflow.engine.record import RecordConfig, run_record
 from clobflow.sim.datasets import load_dataset
 from clobflow.sim.venue import VenueServer

@@ -20,11 +20,12 @@ from clobflow.cli.watch_cmd import make_console, run_watch
 from clobflow.core.errors import ConfigError
 from clobflow.engine.config import load_config
 from clobflow.engine.live import run_live
-from clobflow.engine.market_feed import FeedConfig, FeedStartError
+from clobflow.engine.market_feed import FeedStartError
 from clobflow.replay.report import report_run
 from clobflow.sim.datasets import load_dataset
 from clobflow.sim.venue import VenueServer
 from clobflow.venues.polymarket.discovery import DiscoveryFilter
+from clobflow.venues.polymarket.feed import FeedConfig
 
 
 async def run_demo(dataset: str, speed: float, duration_s: float, json_out: bool, watch: bool,

@@ -25,13 +25,7 @@ from clobflow.book.trust import TrustPolicy
 from clobflow.cli.errors import UserError
 from clobflow.core.clock import s_to_ns
 from clobflow.core.errors import ConfigError
-from clobflow.engine.market_feed import (
-    POLYMARKET_CLOB_URL,
-    POLYMARKET_GAMMA_URL,
-    POLYMARKET_WS_URL,
-    FeedConfig,
-    FeedStartError,
-)
+from clobflow.engine.market_feed import FeedStartError
 from clobflow.engine.record import (
     DEFAULT_REFRESH_INTERVAL_S,
     DEFAULT_UPDOWN_ASSETS,
@@ -40,6 +34,7 @@ from clobflow.engine.record import (
     run_record,
 )
 from clobflow.venues.polymarket.discovery import DiscoveryFilter
+from clobflow.venues.polymarket.feed import POLYMARKET_CLOB_URL, POLYMARKET_GAMMA_URL, POLYMARKET_WS_URL, FeedConfig
 from clobflow.venues.polymarket.protocol import MarketStreamConfig
 
 

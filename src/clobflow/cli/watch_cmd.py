@@ -20,16 +20,10 @@ from clobflow.core.clock import s_to_ns
 from clobflow.core.errors import ConfigError
 from clobflow.core.numbers import format_micros
 from clobflow.engine.lifecycle import install_stop_signals, wait_for_stop
-from clobflow.engine.market_feed import (
-    POLYMARKET_CLOB_URL,
-    POLYMARKET_GAMMA_URL,
-    POLYMARKET_WS_URL,
-    FeedConfig,
-    FeedStartError,
-    MarketFeed,
-)
+from clobflow.engine.market_feed import FeedStartError, MarketFeed
 from clobflow.book.trust import TrustPolicy
 from clobflow.venues.polymarket.discovery import DiscoveryFilter
+from clobflow.venues.polymarket.feed import POLYMARKET_CLOB_URL, POLYMARKET_GAMMA_URL, POLYMARKET_WS_URL, FeedConfig
 from clobflow.venues.polymarket.protocol import MarketStreamConfig
 
 _TRUST_STYLE = {Trust.TRUSTED: "green", Trust.SUSPECT: "yellow", Trust.UNTRUSTED: "red"}
@@ -160,12 +154,12 @@ async def run_watch(config: FeedConfig, *, json_out: bool, duration_s: float | N
                     counts = dict(feed.updates)
                     rates = {c: (counts[c] - last_counts.get(c, 0)) / (now - last_t) for c in counts}
                     last_counts, last_t = counts, now
-                stats = feed.stream.stats()
+                stats = feed.data.stats()
                 if feed.markets and now > opened_by and stats.get("opens", 0) == 0:
                     errors = [c["last_error"] for c in stats.get("conns", []) if c.get("last_error")]
                     raise FeedStartError(f"cannot connect to {config.ws_url}: {errors[0] if errors else 'no answer'}")
                 title = (f"clobflow watch — {len(feed.markets)} markets, {stats.get('frames', 0)} frames, "
-                         f"{stats.get('reconnects', 0)} reconnects, rejects {sum(feed.stream.parser.rejects.values())}")
+                         f"{stats.get('reconnects', 0)} reconnects, rejects {sum(feed.data.parser.rejects.values())}")
                 if live is not None:
                     live.update(build_table(feed, rates, title), refresh=True)
                 elif not json_out and now >= next_plain:

@@ -44,7 +44,7 @@ class FeedStartError(Exception):
     """A feed could not start (endpoint unreachable, nothing to follow); one-line message."""
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class InstrumentDiff:
     """One discovery refresh. ``current`` maps market id -> market (the set to follow now).
 
@@ -120,6 +120,8 @@ class InstrumentProvider(Protocol):
     """
 
     venue_clock: Clock
+    source: str
+    """Where discovery reads from, for messages (e.g. the Gamma URL)."""
 
     async def start(self) -> None:
         """Prepare (e.g. measure the venue clock). Raises ``FeedStartError``."""

@@ -18,15 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clobflow.book.book_set import BookSet
 from clobflow.core.clock import SimClock, VenueTimeClock
+from clobflow.engine import registry
 from clobflow.engine.config import AppConfig
 from clobflow.engine.kernel import Kernel
 from clobflow.engine.modes import build_kernel, run_id_for, trust_policy
 from clobflow.engine.recording import RunRecorder
 from clobflow.observe.journal import Journal, JsonlJournalFile
 from clobflow.sim.datasets import Dataset
-from clobflow.venues.polymarket.parsing import MarketParser
 
 Progress = Callable[[int, int], None]
 
@@ -69,8 +68,9 @@ def run_backtest(
     frames = dataset.frames
     recv_clock = SimClock(frames[0].ts_recv_ns if frames else 0)
     clock = VenueTimeClock(recv_clock)
-    books = BookSet(trust_policy(config))
-    parser = MarketParser()
+    # the venue's parser and integrity checker, as live (datasets hold its market channel)
+    books = registry.book_set(config.feed.venue, trust_policy(config))
+    parser = registry.parser(config.feed.venue, "market")
     kernel = build_kernel(config, mode="backtest", run_id=run_id, clock=clock, books=books,
                           journal=journal, recorder=recorder, out_dir=out)
     for m in dataset.markets:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
-from clobflow.core.configs import convert_section, key_of
+from clobflow.core.configs import convert_section, is_finite_number, key_of
 from clobflow.core.errors import ConfigError
 from clobflow.risk.config import RiskConfig
 from clobflow.strategies.complete_set.config import CompleteSetConfig
@@ -69,12 +69,41 @@ class SimSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class FeedSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
-    gamma_url: str = "https://gamma-api.polymarket.com"
-    clob_url: str = "https://clob.polymarket.com"
+    """Market data: which venue adapter (``engine.registry``), its endpoints (``null``: the
+    venue's production endpoints) and the connection settings every strategy shares.
+
+    ``subscription_refresh_interval_s``: discovery refresh period; ``reconnect_min_delay_s`` /
+    ``reconnect_max_delay_s``: reconnect backoff bounds (these three lived in strategy
+    sections before; a strategy section naming them is refused with a pointer here).
+    """
+
+    venue: str = "polymarket"
+    ws_url: str | None = None
+    gamma_url: str | None = None
+    clob_url: str | None = None
     max_assets_per_conn: int = 200
     stall_after_s: float = 60.0
     stale_after_s: float = 30.0
+    subscription_refresh_interval_s: float = 60.0
+    reconnect_min_delay_s: float = 0.5
+    reconnect_max_delay_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not self.venue:
+            raise ConfigError("venue", "must name a venue adapter (e.g. polymarket)")
+        if not (is_finite_number(self.subscription_refresh_interval_s) and self.subscription_refresh_interval_s > 0):
+            raise ConfigError("subscription_refresh_interval_s", "must be > 0")
+        if not (is_finite_number(self.reconnect_min_delay_s) and is_finite_number(self.reconnect_max_delay_s)
+                and 0 < self.reconnect_min_delay_s <= self.reconnect_max_delay_s):
+            raise ConfigError("reconnect_min_delay_s", "need 0 < reconnect_min_delay_s <= reconnect_max_delay_s")
+
+
+MOVED_TO_FEED = {
+    "subscription_refresh_interval": "subscription_refresh_interval_s",
+    "reconnect_min_delay": "reconnect_min_delay_s",
+    "reconnect_max_delay": "reconnect_max_delay_s",
+}
+"""Strategy keys that became ``feed`` settings (old key -> new key in ``feed``)."""
 
 
 class RiskSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -151,6 +180,10 @@ def _with_kinds(data: dict) -> dict:
     out = []
     for i, s in enumerate(strategies):
         if isinstance(s, dict):
+            for old, new in MOVED_TO_FEED.items():
+                if old in s:
+                    raise ConfigError(f"strategies[{i}].{old}", f"feed settings are no longer per strategy: "
+                                      f"set feed.{new} instead (one value for the whole run)")
             kind = s.get("kind", "imbalance")
             if kind not in STRATEGY_KINDS:
                 raise ConfigError(f"strategies[{i}].kind", f"unknown strategy kind {kind!r} (one of "

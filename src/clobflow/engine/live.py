@@ -25,14 +25,12 @@ from clobflow.core.numbers import format_micros
 from clobflow.engine.config import AppConfig
 from clobflow.engine.kernel import Kernel
 from clobflow.engine.lifecycle import install_stop_signals, wait_for_stop
-from clobflow.engine.market_feed import FeedConfig, MarketFeed
+from clobflow.core.ports import InstrumentDiff, MarketFilter, StreamSettings
+from clobflow.engine import registry
+from clobflow.engine.market_feed import MarketFeed
 from clobflow.engine.modes import build_kernel, run_id_for, trust_policy
 from clobflow.engine.recording import RunRecorder
 from clobflow.observe.journal import Journal, JournalEntry, JsonlJournalFile
-from clobflow.venues.polymarket.discovery import DiscoveryDiff, DiscoveryFilter
-from clobflow.venues.polymarket.gamma import parse_gamma_market
-from clobflow.venues.polymarket.history.mapping import gamma_winner
-from clobflow.venues.polymarket.protocol import MarketStreamConfig
 
 LOGGED_ACTIONS = frozenset({"signal", "order", "fill", "risk_reject", "settle", "kill_switch", "breaker"})
 
@@ -45,11 +43,11 @@ class LiveRun:
     journal_path: Path
 
 
-def discovery_for(config: AppConfig) -> DiscoveryFilter:
+def discovery_for(config: AppConfig) -> MarketFilter:
     """The union of the enabled strategies' market filters."""
     strategies = config.enabled_strategies()
     tags = tuple(dict.fromkeys(t for s in strategies for t in s.categories))
-    return DiscoveryFilter(
+    return MarketFilter(
         tags=tags,
         max_hours_to_close=max(s.max_hours_to_close for s in strategies),
         min_minutes_to_close=min(s.min_minutes_to_close for s in strategies),
@@ -62,36 +60,30 @@ _MICROS = frozenset({"price", "size", "fee", "pnl", "spread", "payout", "cost"})
 
 async def settle_unfollowed(kernel: Kernel, feed: MarketFeed, now_ns: int, log: Callable[[str], None]) -> None:
     """Positions taken over from earlier runs whose market discovery does not follow (it
-    resolved while we were down, or the filters changed): look them up on Gamma, follow the
-    market's metadata, and settle at once the ones that already resolved."""
+    resolved while we were down, or the filters changed): look them up with the venue's
+    instrument provider (Polymarket: Gamma), follow the market's metadata, and settle at once
+    the ones that already resolved."""
     orphans = kernel.unfollowed_holdings()
     if not orphans:
         return
     tokens = [t for ts in orphans.values() for t in ts]
     try:
-        rows = await feed.gamma.markets(clob_token_ids=tokens)
-        if len({r.get("conditionId") for r in rows} & orphans.keys()) < len(orphans):
-            rows += await feed.gamma.markets(clob_token_ids=tokens, closed=True)  # Gamma may hide closed ones
+        found = await feed.instruments.lookup(tokens)
     except (Retryable, VenueRejected) as exc:
-        log(f"cannot look up {len(orphans)} held market(s) on Gamma: {exc}")
+        log(f"cannot look up {len(orphans)} held market(s) at {feed.instruments.source}: {exc}")
         return
     seen: set[str] = set()
-    for d in rows:
-        try:
-            m = parse_gamma_market(d)
-        except ValueError:
-            continue
+    for m, winner in found:
         if m.condition_id not in orphans or m.condition_id in seen:
             continue
         seen.add(m.condition_id)
         kernel.add_market(m)
-        winner = gamma_winner(d)
         if winner:
             kernel.on_event(MarketResolved(m.condition_id, m.market_id, m.token_ids, winner, m.outcome_of(winner),
                                            now_ns, now_ns), ())
     missing = orphans.keys() - seen
     if missing:
-        log(f"{len(missing)} held market(s) not found on Gamma; their positions stay open")
+        log(f"{len(missing)} held market(s) not found at {feed.instruments.source}; their positions stay open")
 
 
 def line_for(e: JournalEntry) -> str:
@@ -143,18 +135,17 @@ async def run_live(
         s.name for s in config.enabled_strategies()], config=config, started_ns=started)
     journal.add_sink(recorder.decision)
     f = config.feed
-    feed_cfg = FeedConfig(
-        ws_url=ws_url or f.ws_url, gamma_url=gamma_url or f.gamma_url, clob_url=clob_url or f.clob_url,
-        discovery=discovery_for(config),
-        stream=MarketStreamConfig(max_assets_per_conn=f.max_assets_per_conn, stall_after_s=f.stall_after_s,
-                                  reconnect_min_s=min(s.reconnect_min_delay for s in config.enabled_strategies()),
-                                  reconnect_max_s=max(s.reconnect_max_delay for s in config.enabled_strategies())),
-        trust=trust_policy(config),
-        refresh_interval_s=min(s.subscription_refresh_interval for s in config.enabled_strategies()),
+    feed_cfg = registry.adapter(f.venue).feed_config(
+        {"ws_url": ws_url or f.ws_url, "gamma_url": gamma_url or f.gamma_url, "clob_url": clob_url or f.clob_url},
+        discovery_for(config),
+        StreamSettings(max_assets_per_conn=f.max_assets_per_conn, stall_after_s=f.stall_after_s,
+                       reconnect_min_s=f.reconnect_min_delay_s, reconnect_max_s=f.reconnect_max_delay_s),
+        trust_policy(config),
+        f.subscription_refresh_interval_s,
     )
     holder: list[Kernel] = []
 
-    def on_diff(diff: DiscoveryDiff) -> None:
+    def on_diff(diff: InstrumentDiff) -> None:
         for m in list(diff.added) + list(diff.changed):
             holder[0].add_market(m)
 
@@ -179,7 +170,7 @@ async def run_live(
         if adopted:
             log(f"{mode} run {run_id}: took over {adopted} open position(s) from earlier runs")
         await feed.start()
-        log(f"{mode} run {run_id}: {len(feed.markets)} markets from {feed_cfg.gamma_url}")
+        log(f"{mode} run {run_id}: {len(feed.markets)} markets from {feed.instruments.source}")
         if adopted:
             await settle_unfollowed(kernel, feed, clock.now_ns(), log)
         if on_started is not None:

@@ -1,18 +1,24 @@
-"""Live market data for a set of Polymarket binary markets: discovery -> WebSocket
-subscriptions -> books with trust, kept current as windows open and close.
+"""Live market data for a set of binary markets, on any venue: discovery -> subscriptions ->
+books with trust, kept current as windows open and close. Venue-neutral: the venue's market-data
+client, instrument provider and integrity checker come from its adapter (``engine.registry``),
+chosen by the feed config's ``venue``.
 
 Map:
-- ``start()`` estimates the venue clock offset (CLOB ``/time``; a replaying simulator's clock
-  is in the past), runs the first discovery, subscribes both tokens of every market, starts the
-  stream and two timers: a fast one (``timer_interval_s``: stale books, pending top-of-book
-  checks, resnapshots the books ask for) and discovery (``refresh_interval_s``).
-- Every parsed event goes to the ``BookSet`` synchronously inside the stream's callback; then
+- ``start()`` prepares the instrument provider (Polymarket: measures the venue clock offset; a
+  replaying simulator's clock is in the past), runs the first discovery, subscribes both tokens
+  of every market, starts the stream and two timers: a fast one (``timer_interval_s``: stale
+  books, the checker's pending checks, resnapshots the books ask for) and discovery
+  (``refresh_interval_s``).
+- Every parsed event goes to the ``BookSet`` synchronously inside the client's callback; then
   ``on_update(asset_id, event)`` is called for each token whose book changed. No ``await`` sits
   between a frame arriving and its consumer being told.
 - Discovery diffs add and remove subscriptions; a failed refresh keeps the current set.
 
-Clocks: ``clock`` (local) stamps receipt and judges staleness; ``venue_clock`` (local + offset)
-decides which windows are current and how long a market has to close.
+Clocks: ``clock`` (local) stamps receipt and judges staleness; ``venue_clock`` (the provider's:
+local + offset) decides which windows are current and how long a market has to close.
+
+The feed config is the venue's own (e.g. ``venues.polymarket.feed.FeedConfig``); the feed reads
+only ``venue``, ``trust``, ``refresh_interval_s`` and ``timer_interval_s`` from it.
 """
 
 from __future__ import annotations
@@ -20,51 +26,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
 from clobflow.book.binary import BinaryBook
-from clobflow.book.book_set import BookSet
-from clobflow.book.trust import TrustPolicy
 from clobflow.core.clock import LiveClock
-from clobflow.core.errors import Retryable, VenueRejected
 from clobflow.core.markets import BinaryMarket
-from clobflow.venues.polymarket.clob_rest import ClobRestClient
-from clobflow.venues.polymarket.discovery import (
-    Discovery,
-    DiscoveryDiff,
-    DiscoveryFilter,
-    venue_clock_offset_ns,
-)
-from clobflow.venues.polymarket.gamma import GammaClient
-from clobflow.venues.polymarket.protocol import MarketStreamConfig
-from clobflow.venues.polymarket.ws import MarketStream
+from clobflow.core.ports import FeedStartError, InstrumentDiff
+from clobflow.engine import registry
 
 log = logging.getLogger(__name__)
 
-POLYMARKET_WS_URL = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
-POLYMARKET_GAMMA_URL = "https://gamma-api.polymarket.com"
-POLYMARKET_CLOB_URL = "https://clob.polymarket.com"
-
 OnUpdate = Callable[[str, object], None]
 
-
-class FeedStartError(Exception):
-    """The feed could not start (endpoint unreachable, nothing to follow); one-line message."""
-
-
-@dataclass(frozen=True)
-class FeedConfig:
-    """Where to connect and what to follow. Units are in the names."""
-
-    ws_url: str = POLYMARKET_WS_URL
-    gamma_url: str = POLYMARKET_GAMMA_URL
-    clob_url: str | None = POLYMARKET_CLOB_URL
-    discovery: DiscoveryFilter = field(default_factory=DiscoveryFilter)
-    stream: MarketStreamConfig = field(default_factory=MarketStreamConfig)
-    trust: TrustPolicy = field(default_factory=TrustPolicy)
-    refresh_interval_s: float = 60.0
-    timer_interval_s: float = 0.5
-    use_venue_clock: bool = True
+__all__ = ["FeedStartError", "MarketFeed", "OnUpdate"]
 
 
 class MarketFeed:
@@ -72,19 +46,20 @@ class MarketFeed:
 
     def __init__(
         self,
-        config: FeedConfig,
+        config: Any,
         *,
         on_update: OnUpdate | None = None,
         on_raw: Callable[[str, int, int], None] | None = None,
-        on_diff: Callable[[DiscoveryDiff], None] | None = None,
+        on_diff: Callable[[InstrumentDiff], None] | None = None,
         on_event: Callable[[object, tuple[str, ...]], None] | None = None,
         before_events: Callable[[list], None] | None = None,
         clock: LiveClock | None = None,
     ) -> None:
         self.config = config
+        self.venue = config.venue
+        adapter = registry.adapter(self.venue)
         self.clock = clock or LiveClock()
-        self.venue_clock = LiveClock()
-        self.books = BookSet(config.trust)
+        self.books = registry.book_set(self.venue, config.trust)
         self.markets: dict[str, BinaryMarket] = {}
         self.views: dict[str, BinaryBook] = {}
         self.token_market: dict[str, str] = {}
@@ -93,15 +68,14 @@ class MarketFeed:
         self._on_diff = on_diff
         self._on_event = on_event
         self._before_events = before_events
-        self.stream = MarketStream(
-            config.ws_url, config.stream, on_events=self._on_events, on_raw=on_raw, clock=self.clock
-        )
-        self.gamma = GammaClient(config.gamma_url)
-        self.clob = ClobRestClient(config.clob_url) if config.clob_url else None
-        self.discovery = Discovery(self.gamma, config.discovery, self.venue_clock)
+        self.data = adapter.market_data(config, self._on_events, on_raw, self.clock)
+        if adapter.instruments is None:
+            raise FeedStartError(f"venue {self.venue!r} has no instrument provider to discover markets with")
+        self.instruments = adapter.instruments(config, self.clock)
+        self.venue_clock = self.instruments.venue_clock
         self._tasks: list[asyncio.Task] = []
         self._resnapshots: set[asyncio.Task] = set()
-        self.last_diff: DiscoveryDiff | None = None
+        self.last_diff: InstrumentDiff | None = None
         self.last_diff_seen = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -117,17 +91,14 @@ class MarketFeed:
         """Discover, subscribe and start streaming.
 
         Raises:
-            FeedStartError: the venue clock or Gamma could not be reached on the first try.
+            FeedStartError: the venue (clock, discovery) could not be reached on the first try.
         """
-        try:
-            await self._sync_venue_clock()
-        except (Retryable, VenueRejected) as exc:
-            raise FeedStartError(f"cannot read the venue clock at {self.config.clob_url}: {exc}") from None
-        diff = await self.discovery.refresh()
+        await self.instruments.start()
+        diff = await self.instruments.refresh()
         if diff.error is not None:
-            raise FeedStartError(f"cannot discover markets at {self.config.gamma_url}: {diff.error}")
+            raise FeedStartError(f"cannot discover markets at {self.instruments.source}: {diff.error}")
         await self._apply(diff)
-        await self.stream.start()
+        await self.data.start()
         self._tasks = [
             asyncio.create_task(self._timer_loop(), name="feed-timer"),
             asyncio.create_task(self._discovery_loop(), name="feed-discovery"),
@@ -142,10 +113,8 @@ class MarketFeed:
             except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
                 pass
         self._tasks = []
-        await self.stream.stop()
-        await self.gamma.aclose()
-        if self.clob is not None:
-            await self.clob.aclose()
+        await self.data.stop()
+        await self.instruments.aclose()
 
     # -- events ----------------------------------------------------------------------------
 
@@ -174,7 +143,7 @@ class MarketFeed:
     def _request_resnapshot(self) -> None:
         assets = [a for a in self.books.take_resync() if a in self.token_market]
         if assets:
-            t = asyncio.get_running_loop().create_task(self.stream.resnapshot(assets))
+            t = asyncio.get_running_loop().create_task(self.data.resnapshot(assets))
             self._resnapshots.add(t)
             t.add_done_callback(self._resnapshots.discard)
 
@@ -188,27 +157,16 @@ class MarketFeed:
             if self.books.resync:
                 self._request_resnapshot()
 
-    async def _sync_venue_clock(self) -> None:
-        """Re-measure the venue clock offset (one ``GET /time``). Done before every discovery
-        refresh: it tracks drift, and a simulator replaying faster than real time moves its
-        clock ahead of ours."""
-        if self.clob is not None and self.config.use_venue_clock:
-            self.venue_clock.offset_ns = await venue_clock_offset_ns(self.clob, self.clock)
-
     async def _discovery_loop(self) -> None:
         interval = self.config.refresh_interval_s
         while True:
             await asyncio.sleep(interval)
-            try:
-                await self._sync_venue_clock()
-            except (Retryable, VenueRejected) as exc:
-                log.warning("venue clock unavailable, keeping offset %d ns: %s", self.venue_clock.offset_ns, exc)
-            diff = await self.discovery.refresh()
+            diff = await self.instruments.refresh()
             if diff.error is not None:
                 log.warning("discovery refresh failed, keeping %d markets: %s", len(self.markets), diff.error)
             await self._apply(diff)
 
-    async def _apply(self, diff: DiscoveryDiff) -> None:
+    async def _apply(self, diff: InstrumentDiff) -> None:
         """Adopt a discovery result: subscribe new markets' tokens, drop ended ones."""
         self.last_diff = diff
         for m in diff.removed:
@@ -216,7 +174,7 @@ class MarketFeed:
             self.views.pop(m.condition_id, None)
             for t in m.token_ids:
                 self.token_market.pop(t, None)
-            await self.stream.unsubscribe(m.token_ids)
+            await self.data.unsubscribe(m.token_ids)
         for m in list(diff.added) + list(diff.changed):
             cid = m.condition_id
             self.markets[cid] = m
@@ -231,17 +189,13 @@ class MarketFeed:
         self.last_diff_seen = True
         new_tokens = [t for m in diff.added for t in m.token_ids]
         if new_tokens:
-            await self.stream.subscribe(new_tokens)
+            await self.data.subscribe(new_tokens)
 
     # -- reading ---------------------------------------------------------------------------
 
     def stats(self) -> dict:
-        s = self.stream.stats()
+        s = self.data.stats()
         s["books"] = dict(self.books.counters)
         s["markets"] = len(self.markets)
-        s["discovery"] = {
-            "refreshes": self.discovery.refreshes,
-            "errors": self.discovery.errors,
-            "last_error": str(self.discovery.last_error) if self.discovery.last_error else None,
-        }
+        s["discovery"] = self.instruments.stats()
         return s

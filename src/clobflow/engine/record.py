@@ -3,9 +3,9 @@
 The composition behind ``clobflow record``. The feed discovers markets and streams them as for
 ``watch``; its ``on_raw`` hook hands every frame, untouched, to the recorder before it is
 parsed, and its ``on_diff`` hook gives the recorder each discovery change (before the new
-markets' subscriptions go out, so a market is logged before its first frame). Here, and only
-here, the recorder gets the Polymarket parser for its derived tables (``recorder/`` does not
-import venues).
+markets' subscriptions go out, so a market is logged before its first frame). The recorder
+gets the venues' parsers for its derived tables from the registry (``recorder/`` does not
+import venues), and the Binance spot feed is built by the registry like any venue.
 
 Stopping (signal, ``duration_s`` or the ``stop`` event): the feed stops first, so no frame
 arrives afterwards, then ``Recorder.close`` drains the queue: every frame received before the
@@ -27,22 +27,21 @@ from typing import Any
 import duckdb
 
 from clobflow.engine.lifecycle import install_stop_signals, wait_for_stop
-from clobflow.engine.market_feed import FeedConfig, FeedStartError, MarketFeed
+from clobflow.core.events import Side, Trade
+from clobflow.core.ports import InstrumentDiff
+from clobflow.engine import registry
+from clobflow.engine.market_feed import FeedStartError, MarketFeed
 from clobflow.recorder.embedded import DuckDBSink
 from clobflow.recorder.markets_log import iter_market_log
 from clobflow.recorder.normalize import TableBuilder
 from clobflow.recorder.raw_writer import iter_raw
 from clobflow.recorder.service import Recorder
 from clobflow.recorder.sink import TableSink
-from clobflow.recorder.tables import TABLES
-from clobflow.venues.polymarket.discovery import DiscoveryDiff
-from clobflow.venues.polymarket.parsing import MarketParser
+from clobflow.recorder.tables import TABLES, SpotPriceRow
 
 DEFAULT_UPDOWN_ASSETS = ("btc", "eth", "sol")
 DEFAULT_REFRESH_INTERVAL_S = 300.0
 
-POLYMARKET_PARSERS = {("polymarket", "market"): MarketParser}
-"""The parsers the recorder derives tables with, per (venue, channel)."""
 
 
 class RecordStartError(Exception):
@@ -55,7 +54,7 @@ class RecordConfig:
     """What to record and where. Units are in the names."""
 
     out: Path
-    feed: FeedConfig
+    feed: Any  # the venue's feed config (e.g. venues.polymarket.feed.FeedConfig)
     snapshot_interval_s: float = 60.0
     health_interval_s: float = 10.0
     rotate_mb: float = 64.0
@@ -90,7 +89,7 @@ def open_recorder(config: RecordConfig, *, log: Callable[[str], Any] = print,
             except Exception as exc:  # noqa: BLE001 - any connection failure is a start error
                 raise RecordStartError(f"cannot open ClickHouse at {config.clickhouse_url}: {exc}") from None
     rec = Recorder(
-        config.out, sinks, parsers=POLYMARKET_PARSERS if config.tables else None, queue_max=config.queue_max,
+        config.out, sinks, parsers=registry.recorded_parsers() if config.tables else None, queue_max=config.queue_max,
         batch_max=config.batch_max, batch_ms=config.batch_ms,
         snapshot_interval_s=config.snapshot_interval_s, health_interval_s=config.health_interval_s,
         log=log, connection_states=connection_states, rotate_mb=config.rotate_mb,
@@ -100,7 +99,7 @@ def open_recorder(config: RecordConfig, *, log: Callable[[str], Any] = print,
 
 def connection_summary(feed: MarketFeed) -> str:
     """``"2 open, 1 connecting; 6 markets"`` from the stream's per-connection states."""
-    s = feed.stream.stats()
+    s = feed.data.stats()
     states: dict[str, int] = {}
     for c in s.get("conns", []):
         states[str(c.get("state"))] = states.get(str(c.get("state")), 0) + 1
@@ -132,13 +131,14 @@ async def run_record(config: RecordConfig, *, duration_s: float | None = None,
             book.best_ask_size(), ts))
     spot = None
     if config.binance_symbols:
-        from clobflow.venues.binance.ws import BinanceTradeStream
+        # the spot feed through the registry, like any venue: its Trade events become spot rows
+        binance = registry.adapter("binance")
+        spot = binance.market_data(
+            binance.feed_config(url=config.binance_url, symbols=config.binance_symbols),
+            lambda events, conn: rec.on_spot_rows(spot_rows(events, "binance")),
+            lambda text, ts, conn: rec.on_raw(text, ts, conn, venue="binance", channel="trade"), None)
 
-        spot = BinanceTradeStream(
-            config.binance_url, config.binance_symbols, on_rows=rec.on_spot_rows,
-            on_raw=lambda text, ts, conn: rec.on_raw(text, ts, conn, venue="binance", channel="trade"))
-
-    def on_diff(diff: DiscoveryDiff) -> None:
+    def on_diff(diff: InstrumentDiff) -> None:
         rec.on_markets(list(diff.added) + list(diff.changed), diff.removed)
 
     feed = MarketFeed(config.feed, on_raw=rec.on_raw, on_diff=on_diff)
@@ -174,6 +174,13 @@ async def run_record(config: RecordConfig, *, duration_s: float | None = None,
     return stats
 
 
+def spot_rows(events: list, venue: str) -> list[SpotPriceRow]:
+    """The ``spot_prices`` rows of a spot feed's ``Trade`` events (the taker sold when the buyer
+    was the maker)."""
+    return [SpotPriceRow(e.ts_recv_ns, e.ts_venue_ns, venue, e.asset_id.rpartition(":")[2], e.price, e.size,
+                         e.trade_id, e.side == Side.SELL) for e in events if type(e) is Trade]
+
+
 def rebuild_tables(root: str | Path, sinks: list[TableSink], *, snapshot_interval_s: float = 60.0,
                    batch_rows: int = 20_000, start_ns: int | None = None, end_ns: int | None = None) -> dict[str, int]:
     """Derive the tables again from a recording's raw files and market log into ``sinks``
@@ -184,7 +191,7 @@ def rebuild_tables(root: str | Path, sinks: list[TableSink], *, snapshot_interva
     of a market the feed stopped following before it resolved continue (the log does not
     record removals). Returns rows written per table. The sinks are not closed.
     """
-    builder = TableBuilder(POLYMARKET_PARSERS, snapshot_interval_s=snapshot_interval_s)
+    builder = TableBuilder(registry.recorded_parsers(), snapshot_interval_s=snapshot_interval_s)
     counts = dict.fromkeys(TABLES, 0)
     for s in sinks:
         s.ensure_tables()

@@ -57,9 +57,6 @@ class ImbalanceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, t
     max_signal_age_seconds: float = 5.0
     max_price_deviation: float = 0.03
     max_fee_rate_bps: int = 200
-    subscription_refresh_interval: float = 180.0
-    reconnect_min_delay: float = 0.5
-    reconnect_max_delay: float = 30.0
 
     def __post_init__(self) -> None:
         def need(cond: bool, key: str, msg: str) -> None:
@@ -81,9 +78,6 @@ class ImbalanceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, t
         need(self.max_signal_age_seconds > 0, "max_signal_age_seconds", "must be > 0")
         need(0 < self.max_price_deviation < 1, "max_price_deviation", "must be in (0, 1)")
         need(self.max_fee_rate_bps >= 0, "max_fee_rate_bps", "must be >= 0")
-        need(self.subscription_refresh_interval > 0, "subscription_refresh_interval", "must be > 0")
-        need(0 < self.reconnect_min_delay <= self.reconnect_max_delay, "reconnect_min_delay",
-             "need 0 < reconnect_min_delay <= reconnect_max_delay")
 
     def risk_limits(self, shared: Any) -> dict[str, Any]:
         """``RiskConfig`` keys: the shared ``risk`` section plus this strategy's safety keys

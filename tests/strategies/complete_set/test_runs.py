@@ -82,9 +82,8 @@ async def _live(mode, tmp_path):
     ds = load_dataset("pm-btc15m-tob-1s", limit_markets=3)
     cfg = parse_config({
         "engine": {"mode": mode, "timer_interval_s": 0.2},
-        "feed": {"stall_after_s": 0},
-        "strategies": [{"kind": "complete_set", "reconnect_min_delay": 0.05, "reconnect_max_delay": 0.2,
-                        "subscription_refresh_interval": 2}],
+        "feed": {"stall_after_s": 0, "reconnect_min_delay_s": 0.05, "reconnect_max_delay_s": 0.2, "subscription_refresh_interval_s": 2},
+        "strategies": [{"kind": "complete_set"}],
     })
     start = ds.markets[1].start_ns + 60 * 10**9
     async with VenueServer(ds, speed=SPEED, start_at_ns=start) as server:

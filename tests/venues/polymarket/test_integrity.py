@@ -15,7 +15,6 @@ from clobflow.core.events import (
     LevelChange,
     PriceChange,
     Side,
-    TickSizeChange,
 )
 from clobflow.core.markets import BinaryMarket, OutcomeToken
 from clobflow.venues.polymarket.integrity import PolymarketIntegrity, seed_from_complement
@@ -118,51 +117,23 @@ def test_change_without_hash_is_judged_at_once():
     assert bs.trust("A").state == Trust.SUSPECT
 
 
-def test_tick_size_change_drops_the_book_until_a_fresh_snapshot():
-    bs = BookSet()
-    bs.on_event(snap())
-    bs.on_event(TickSizeChange("m", "A", 10_000, 1_000, 3, 3))
-    st = bs.trust("A")
-    assert st.state == Trust.UNTRUSTED and st.reason == Reason.TICK_SIZE_CHANGE
-    assert bs.book("A").empty and bs.book("A").tick_size == 1_000
-    assert bs.take_resync() == ["A"]
-    bs.on_event(pc(ch(490_000, S, 490_000, 520_000)))
-    assert bs.book("A").empty
-    bs.on_event(snap(ts=5))
-    assert bs.trust("A").trusted
-
-
-def test_reconnect_untrusts_until_snapshot_and_stale_marks_suspect():
-    bs = BookSet(TrustPolicy(stale_after_ns=100))
-    bs.on_event(snap("A", ts=1))
-    bs.on_event(snap("B", ts=1))
-    bs.on_event(FeedStatus(("A",), "reconnecting", "closed", 5))
-    assert bs.trust("A").state == Trust.UNTRUSTED and bs.trust("A").reason == Reason.RECONNECT
-    assert bs.take_resync() == []  # the new connection's initial dump brings the snapshot
-    assert bs.check_stale(200) == ["B"]
-    assert bs.trust("B").state == Trust.SUSPECT and bs.trust("B").reason == Reason.STALE
-    bs.on_event(snap("B", ts=300))
-    assert bs.trust("B").trusted
-    bs.on_event(FeedStatus(("B",), "unsubscribed", "", 400))
-    assert "B" not in bs
-
-
-def _burst():
+def _seeded_burst():
+    """The real burst capture, its first (book) message applied, and token B seeded as A's
+    mirror (the capture has a snapshot for token A only; one matching engine serves both)."""
     msgs = json.loads((FIX / "book_then_price_change_burst_2026-09.json").read_text())
-    return msgs
-
-
-def test_real_burst_local_top_equals_venue_top_for_every_version():
-    """Done-criterion: replay the real capture; for every book version (hash group) the local top
-    of book equals the venue's best_bid/best_ask on every entry of that version."""
-    msgs = _burst()
     parser, bs = MarketParser(), BookSet()
     a = msgs[0]["asset_id"]
     for ev in parser.parse(json.dumps(msgs[0]), 1):
         bs.on_event(ev)
     b = next(c["asset_id"] for c in msgs[1]["price_changes"] if c["asset_id"] != a)
-    # The capture has a snapshot for token A only; B's book is A's mirror (one matching engine).
     assert seed_from_complement(bs, b, a, 1)
+    return msgs, parser, bs, a, b
+
+
+def test_real_burst_local_top_equals_venue_top_for_every_version():
+    """Done-criterion: replay the real capture; for every book version (hash group) the local top
+    of book equals the venue's best_bid/best_ask on every entry of that version."""
+    msgs, parser, bs, a, b = _seeded_burst()
     entries = []  # (asset, hash, venue top, local top after its message)
     checked = 0
     for i, m in enumerate(msgs[1:], start=1):
@@ -186,13 +157,7 @@ def test_real_burst_local_top_equals_venue_top_for_every_version():
 
 
 def test_burst_books_mirror_each_other_throughout():
-    msgs = _burst()
-    parser, bs = MarketParser(), BookSet()
-    a = msgs[0]["asset_id"]
-    for ev in parser.parse(json.dumps(msgs[0]), 1):
-        bs.on_event(ev)
-    b = next(c["asset_id"] for c in msgs[1]["price_changes"] if c["asset_id"] != a)
-    seed_from_complement(bs, b, a, 1)
+    msgs, parser, bs, a, b = _seeded_burst()
     market = BinaryMarket("m", "s", "q", OutcomeToken(a, "Yes"), OutcomeToken(b, "No"), 1_000, 5 * S)
     view = BinaryBook(market, bs.book(a), bs.book(b))
     crossed = 0

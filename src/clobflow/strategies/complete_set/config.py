@@ -44,9 +44,6 @@ class CompleteSetConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
     slug_contains: str = "-updown-15m-"
     max_hours_to_close: float = 1.0
     min_minutes_to_close: float = 0.0
-    subscription_refresh_interval: float = 60.0
-    reconnect_min_delay: float = 0.5
-    reconnect_max_delay: float = 30.0
     # -- required margin by time left, hard stop --
     margin_early: float = 0.025
     margin_mid: float = 0.015
@@ -100,8 +97,7 @@ class CompleteSetConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True,
         need(self.margin_early >= self.margin_mid >= self.margin_late, "margin_mid",
              "need margin_early >= margin_mid >= margin_late (the margin relaxes as the window ends)")
         for key in ("early_above_s", "late_below_s", "hard_stop_s", "requote_min_interval_s", "chase_interval_s",
-                    "chase_max_s", "unwind_before_s", "max_hours_to_close", "min_minutes_to_close",
-                    "subscription_refresh_interval", "reconnect_min_delay", "reconnect_max_delay"):
+                    "chase_max_s", "unwind_before_s", "max_hours_to_close", "min_minutes_to_close"):
             v = getattr(self, key)
             need(is_finite_number(v) and v >= 0, key, f"must be a number >= 0, got {v!r}")
         need(self.early_above_s > self.late_below_s > self.hard_stop_s, "late_below_s",

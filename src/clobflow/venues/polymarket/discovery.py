@@ -22,7 +22,7 @@ import inspect
 import math
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import msgspec
@@ -30,6 +30,7 @@ import msgspec
 from clobflow.core.clock import Clock, s_to_ns
 from clobflow.core.errors import ConfigError, Retryable, VenueRejected
 from clobflow.core.markets import BinaryMarket
+from clobflow.core.ports import InstrumentDiff
 from clobflow.venues.polymarket.clob_rest import ClobRestClient
 from clobflow.venues.polymarket.gamma import GammaClient, Skipped, ns_to_iso, parse_gamma_markets
 
@@ -204,26 +205,8 @@ def select(
     return [m for _, m in ranked[: flt.limit]]
 
 
-@dataclass(frozen=True, slots=True)
-class DiscoveryDiff:
-    """One refresh's outcome. ``current`` maps condition id -> market (the set to follow now).
-
-    ``changed``: markets in both sets whose metadata changed (tick, accepting orders, ...).
-    ``error``: the ``Retryable``/``VenueRejected`` that made this refresh fail, else ``None``;
-    on error ``current`` is the previous set minus markets whose window ended meanwhile.
-    ``skipped``: ``(slug or id, reason)`` for Gamma rows that could not be parsed.
-    """
-
-    added: list[BinaryMarket]
-    removed: list[BinaryMarket]
-    current: dict[str, BinaryMarket]
-    changed: list[BinaryMarket] = field(default_factory=list)
-    error: Exception | None = None
-    skipped: Skipped = field(default_factory=list)
-
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.added or self.removed or self.changed)
+DiscoveryDiff = InstrumentDiff
+"""One refresh's outcome (the venue-neutral ``core.ports.InstrumentDiff``), keyed by condition id."""
 
 
 OnDiff = Callable[[DiscoveryDiff], Awaitable[None] | None]
