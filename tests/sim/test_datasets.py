@@ -16,6 +16,7 @@ from clobflow.book.trust import Trust
 from clobflow.core.events import BookSnapshot, MarketResolved, NewMarket, PriceChange
 from clobflow.core.numbers import micros_from_number, parse_micros
 from clobflow.sim.datasets import btc15m, convert, gamma_market, load_dataset, market_from_gamma
+from clobflow.venues.polymarket.integrity import PolymarketIntegrity
 from clobflow.venues.polymarket.parsing import MarketParser
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -50,7 +51,7 @@ def test_every_frame_parses_without_rejects(name, request):
 def test_replayed_books_match_every_entry_top(name, request):
     ds = request.getfixturevalue(name)
     _, parsed = parse_all(ds)
-    books = BookSet()
+    books = BookSet(checker=PolymarketIntegrity())
     for _, evs in parsed:
         for ev in evs:
             books.on_event(ev)

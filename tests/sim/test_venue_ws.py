@@ -16,6 +16,7 @@ from clobflow.book.book_set import BookSet
 from clobflow.core.events import BookSnapshot, NewMarket, PriceChange
 from clobflow.sim.datasets import Dataset
 from clobflow.sim.venue import VenueServer
+from clobflow.venues.polymarket.integrity import PolymarketIntegrity
 from clobflow.venues.polymarket.parsing import MarketParser
 
 from .helpers import FROZEN, frozen_start, recv, recv_until_quiet, replayed_books, subscribe_msg
@@ -85,7 +86,7 @@ async def test_events_are_filtered_by_subscription(ds1h):
     old_market = ds1h.markets[0].token_ids
     assert got_b == [f.frame for f in ds1h.frames if json.loads(f.frame).get("asset_id") not in old_market]
     assert len(a_books) == 2
-    parser, books = MarketParser(), BookSet()
+    parser, books = MarketParser(), BookSet(checker=PolymarketIntegrity())
     events = [ev for f in got_a for ev in parser.parse(f, 0)]
     assert not parser.rejects
     assert not any(type(ev) is NewMarket for ev in events)
