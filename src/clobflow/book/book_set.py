@@ -42,6 +42,7 @@ from clobflow.core.events import (
 
 TRUSTED = Trust.TRUSTED
 UNTRUSTED = Trust.UNTRUSTED
+CROSSED = Reason.CROSSED
 
 
 class TrackedBook:
@@ -186,6 +187,7 @@ class BookSet:
     def apply_price_change(self, ev: PriceChange) -> tuple[str, ...]:
         books = self._books
         checker = self.checker
+        after_changes = checker.after_changes
         changes = ev.changes
         n = len(changes)
         # The venue's checks apply after a token's *last* entry in the message. The usual
@@ -221,8 +223,12 @@ class BookSet:
             book.hash = ch.hash
             tb.last_update_ns = ts
             tb.updates += 1
-            checker.after_changes(tb, ch, ts)
-            self._check_crossed(tb, ts)
+            after_changes(tb, ch, ts)
+            # the venue-neutral invariant, inline on the hot path (see ``_check_crossed``)
+            k = book._bid_keys
+            a = book._ask_keys
+            if (k and a and k[-1] >= -a[-1]) or tb.reason == CROSSED:
+                self._check_crossed(tb, ts)
         self.counters["level_changes"] += n - dropped
         if dropped:
             self.counters["dropped_deltas"] += dropped
