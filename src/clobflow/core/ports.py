@@ -33,6 +33,7 @@ from clobflow.core.markets import BinaryMarket
 if TYPE_CHECKING:
     from clobflow.book.integrity import IntegrityChecker
     from clobflow.book.trust import TrustPolicy
+    from clobflow.execution.client import ExecutionClient
 
 OnEvents = Callable[[list, int], None]
 """``(events of one frame, connection id)``: called synchronously by the market-data client."""
@@ -145,15 +146,18 @@ class InstrumentProvider(Protocol):
 class VenueAdapter:
     """The factories of one venue. ``venue`` is its name in config and in instrument ids.
 
-    - ``feed_config(urls, filter, stream, trust, refresh_interval_s, timer_interval_s)``: the
-      venue's own feed configuration from venue-neutral settings (``urls`` may be empty: the
-      venue's production endpoints).
+    - ``feed_config(...)``: the venue's own feed configuration (it carries ``venue``). A venue
+      with discovery takes venue-neutral settings: ``(urls, filter, stream, trust,
+      refresh_interval_s[, timer_interval_s])``, ``urls`` possibly empty (production endpoints);
+      Binance takes its own keywords (``url``, ``symbols``).
     - ``market_data(feed_config, on_events, on_raw, clock)``: a ``MarketDataClient``.
     - ``instruments(feed_config, clock)``: an ``InstrumentProvider`` (``None``: the venue has
       no discovery; the feed follows what it is told).
     - ``checker(policy)``: the venue's ``IntegrityChecker`` (``None``: venue-neutral rules only).
     - ``parsers``: ``{channel: parser factory}`` for recorded frames (backtest, recorder tables);
       a parser has ``parse(frame, ts_recv_ns) -> list[Event]``.
+    - ``execution(...)``: the venue's own ``ExecutionClient`` (``None``: runs use the simulated
+      and shadow clients, ``engine.modes``; the signed venue clients come with live trading).
     """
 
     venue: str
@@ -162,3 +166,4 @@ class VenueAdapter:
     instruments: Callable[..., InstrumentProvider] | None = None
     checker: Callable[[TrustPolicy], IntegrityChecker] | None = None
     parsers: Mapping[str, Callable[[], Any]] = field(default_factory=dict)
+    execution: Callable[..., ExecutionClient] | None = None
