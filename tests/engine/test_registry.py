@@ -34,6 +34,10 @@ def test_known_venues_and_unknown_names():
     # Polymarket's books come with its checker; a venue without one gets venue-neutral rules
     assert "bbo_checks" in registry.book_set("polymarket", TrustPolicy()).counters
     assert "bbo_checks" not in registry.book_set("binance", TrustPolicy()).counters
+    # the recorder derives tables with the venues' parsers and checkers (binance has neither)
+    assert set(registry.recorded_parsers()) == {("polymarket", "market")}
+    assert type(registry.recorded_checkers()["polymarket"]()).__name__ == "PolymarketIntegrity"
+    assert "binance" not in registry.recorded_checkers()
 
 
 async def test_binance_spot_trades_through_the_registry_over_loopback():

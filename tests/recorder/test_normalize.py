@@ -179,3 +179,30 @@ def test_market_log_appends_only_news_and_reads_back_the_latest(tmp_path):
     rows = market_window_rows(tmp_path)
     assert [(r.market, r.asset, r.tick_size) for r in rows] == [("0xa", "btc", 10_000), ("0xb", "btc", 10_000),
                                                                ("0xa", "btc", 1_000)]
+
+
+def test_builder_books_use_the_venue_checker_so_a_contradicted_book_is_not_snapshotted():
+    """With Polymarket's checker injected (as ``engine.record`` does through the registry), a book
+    whose top the venue contradicts three versions in a row is untrusted, and the periodic
+    snapshots leave it out; without a checker the same frames would be written."""
+    from clobflow.engine import registry
+
+    book = {"market": "0xm", "asset_id": "A", "timestamp": "1790000000000", "hash": "h0", "event_type": "book",
+            "bids": [{"price": "0.48", "size": "10"}], "asks": [{"price": "0.52", "size": "10"}]}
+
+    def change(i: int) -> dict:  # our bid becomes 0.4i; the venue insists its best bid is 0.50
+        return {"market": "0xm", "timestamp": "1790000000000", "event_type": "price_change",
+                "price_changes": [{"asset_id": "A", "price": f"0.4{i}", "size": "1", "side": "BUY",
+                                   "hash": f"v{i}", "best_bid": "0.5", "best_ask": "0.52"}]}
+
+    start = 1_790_000_000_000_000_000
+    timed = [(start, book)] + [(start + i * 10**8, change(i)) for i in (1, 2, 3, 4, 5)]
+    timed.append((start + 15 * 10**8, change(6)))  # crosses the 1 s boundary
+    periodic = {}
+    for checked in (True, False):
+        b = TableBuilder(PARSERS, snapshot_interval_s=1.0,
+                         checkers=registry.recorded_checkers() if checked else None)
+        for ts, f in timed:
+            b.add_frame(json.dumps(f), ts, "polymarket", "market")
+        periodic[checked] = [s for s in b.take("orderbook_snapshots") if s.source == "periodic"]
+    assert periodic[False] and periodic[True] == []

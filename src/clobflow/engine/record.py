@@ -89,7 +89,8 @@ def open_recorder(config: RecordConfig, *, log: Callable[[str], Any] = print,
             except Exception as exc:  # noqa: BLE001 - any connection failure is a start error
                 raise RecordStartError(f"cannot open ClickHouse at {config.clickhouse_url}: {exc}") from None
     rec = Recorder(
-        config.out, sinks, parsers=registry.recorded_parsers() if config.tables else None, queue_max=config.queue_max,
+        config.out, sinks, parsers=registry.recorded_parsers() if config.tables else None,
+        checkers=registry.recorded_checkers(), queue_max=config.queue_max,
         batch_max=config.batch_max, batch_ms=config.batch_ms,
         snapshot_interval_s=config.snapshot_interval_s, health_interval_s=config.health_interval_s,
         log=log, connection_states=connection_states, rotate_mb=config.rotate_mb,
@@ -191,7 +192,8 @@ def rebuild_tables(root: str | Path, sinks: list[TableSink], *, snapshot_interva
     of a market the feed stopped following before it resolved continue (the log does not
     record removals). Returns rows written per table. The sinks are not closed.
     """
-    builder = TableBuilder(registry.recorded_parsers(), snapshot_interval_s=snapshot_interval_s)
+    builder = TableBuilder(registry.recorded_parsers(), snapshot_interval_s=snapshot_interval_s,
+                           checkers=registry.recorded_checkers())
     counts = dict.fromkeys(TABLES, 0)
     for s in sinks:
         s.ensure_tables()

@@ -9,8 +9,11 @@ venues it names. ``register`` adds an adapter object directly (tests, plug-ins).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from functools import partial
 
 from clobflow.book.book_set import BookSet
+from clobflow.book.integrity import IntegrityChecker
 from clobflow.book.trust import TrustPolicy
 from clobflow.core.errors import ConfigError
 from clobflow.core.ports import VenueAdapter
@@ -61,6 +64,17 @@ def parser(venue: str, channel: str) -> object:
     if factory is None:
         raise ConfigError("venue", f"venue {venue!r} has no parser for channel {channel!r}")
     return factory()
+
+
+def recorded_checkers() -> dict[str, Callable[[], IntegrityChecker]]:
+    """``{venue: checker factory}`` for the venues with parsers: the recorder's books judge
+    frames like the feed's (with the default trust policy)."""
+    out: dict[str, Callable[[], IntegrityChecker]] = {}
+    for v in venues():
+        a = adapter(v)
+        if a.parsers and a.checker is not None:
+            out[v] = partial(a.checker, TrustPolicy())
+    return out
 
 
 def recorded_parsers() -> dict[tuple[str, str], type]:

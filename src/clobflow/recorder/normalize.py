@@ -26,6 +26,7 @@ from typing import Protocol
 import msgspec
 
 from clobflow.book.book_set import BookSet
+from clobflow.book.integrity import IntegrityChecker
 from clobflow.book.l2 import L2Book
 from clobflow.book.trust import Trust, TrustPolicy
 from clobflow.core.events import BookSnapshot, FeedStatus, MarketResolved, PriceChange, Side, Trade
@@ -133,11 +134,12 @@ class _Stream:
 
     __slots__ = ("venue", "parser", "books", "asset_market", "next_snapshot_ns", "tops")
 
-    def __init__(self, venue: str, parser: Parser) -> None:
+    def __init__(self, venue: str, parser: Parser, checker: IntegrityChecker | None = None) -> None:
         self.venue = venue
         self.parser = parser
-        # Never judged stale: this BookSet only mirrors the feed's to produce rows.
-        self.books = BookSet(TrustPolicy(stale_after_ns=0))
+        # Never judged stale: this BookSet only mirrors the feed's to produce rows (with the
+        # venue's checker, so a book the venue contradicts is not written as a snapshot).
+        self.books = BookSet(TrustPolicy(stale_after_ns=0), checker)
         self.asset_market: dict[str, str] = {}
         self.next_snapshot_ns = 0
         self.tops: dict[str, tuple[int | None, int, int | None, int]] = {}
@@ -155,13 +157,16 @@ class TableBuilder:
     ``top_of_book_hooks`` are called as ``hook(asset_id, market, book, ts_ns)`` after a frame
     changed a token's best bid/ask or their sizes (not on deeper changes); ``book`` is this
     builder's own ``L2Book``: read it, never keep or change it. A raising hook is counted in
-    ``hook_errors`` and does not stop the others.
+    ``hook_errors`` and does not stop the others. ``checkers`` maps a venue to a factory of its
+    integrity checker (injected like the parsers: ``recorder/`` imports no venue).
     """
 
     def __init__(self, parsers: Mapping[tuple[str, str], Callable[[], Parser]], *,
                  snapshot_interval_s: float = 60.0,
-                 top_of_book_hooks: Sequence[TopOfBookHook] = ()) -> None:
+                 top_of_book_hooks: Sequence[TopOfBookHook] = (),
+                 checkers: Mapping[str, Callable[[], IntegrityChecker]] | None = None) -> None:
         self._factories = dict(parsers)
+        self._checkers = dict(checkers or {})
         self._streams: dict[tuple[str, str], _Stream | None] = {}
         self.interval_ns = int(snapshot_interval_s * _NS)
         # The caller's list itself when it is one, so hooks added later are seen.
@@ -276,7 +281,8 @@ class TableBuilder:
 
     def _new_stream(self, key: tuple[str, str]) -> _Stream | None:
         factory = self._factories.get(key)
-        s = None if factory is None else _Stream(key[0], factory())
+        checker = self._checkers.get(key[0])
+        s = None if factory is None else _Stream(key[0], factory(), checker() if checker is not None else None)
         if s is not None:
             for m in self.markets.values():
                 for t in m.token_ids:

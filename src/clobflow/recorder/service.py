@@ -64,7 +64,8 @@ class Recorder:
         root: recording directory (``raw/``, ``markets/``; the embedded sink adds its file).
         sinks: ``TableSink``s receiving every derived row (tables are created on ``start``).
         parsers: ``{(venue, channel): parser factory}`` for derivation (``engine.record``
-            supplies Polymarket's); frames of other streams are recorded raw only.
+            supplies the registry's); frames of other streams are recorded raw only.
+        checkers: ``{venue: integrity checker factory}`` for the derivation's books.
         queue_max: frames that may wait for the writer; beyond, new frames are dropped.
         batch_max / batch_ms: a sink batch holds up to ``batch_max`` rows of one table and is
             written at the latest ``batch_ms`` after its first row.
@@ -90,6 +91,7 @@ class Recorder:
         sinks: Sequence[TableSink],
         *,
         parsers: Mapping[tuple[str, str], Callable[[], Parser]] | None = None,
+        checkers: Mapping[str, Callable[[], Any]] | None = None,
         queue_max: int = 100_000,
         batch_max: int = 1000,
         batch_ms: float = 200,
@@ -120,7 +122,7 @@ class Recorder:
         self.max_write_rows = max(batch_max, max_write_rows)
         self.raw = RawFrameWriter(self.root, rotate_mb=rotate_mb, fsync=fsync)
         self.builder = TableBuilder(parsers or {}, snapshot_interval_s=snapshot_interval_s,
-                                    top_of_book_hooks=self.on_top_of_book)
+                                    top_of_book_hooks=self.on_top_of_book, checkers=checkers)
         self._q: deque = deque()
         self._backlog: deque = deque()  # written (acked) items waiting for derivation, in order
         self._backlog_frames = 0
