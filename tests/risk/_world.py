@@ -54,6 +54,7 @@ class World:
     entries: dict = field(default_factory=dict)
     orders: dict = field(default_factory=dict)
     flight: dict = field(default_factory=dict)
+    entry_counts: dict = field(default_factory=dict)
 
     # RiskView
     def book(self, asset_id: str) -> TrackedBook | None:
@@ -67,6 +68,9 @@ class World:
 
     def has_position(self, market: str) -> bool:
         return market in self.held
+
+    def entry_count(self, market: str) -> int:
+        return self.entry_counts.get(market, 1 if market in self.held else 0)
 
     def market_exposure(self, market: str) -> int:
         return self.exposures.get(market, 0)

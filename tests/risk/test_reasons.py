@@ -252,5 +252,5 @@ def test_reason_codes_are_stable_strings():
         "ok", "book_missing", "book_untrusted", "book_suspect", "spread_too_wide", "price_deviation",
         "signal_stale", "too_close_to_close", "market_closed", "fee_rate_too_high", "max_positions",
         "position_exists", "market_exposure", "total_exposure", "cooldown", "recent_order",
-        "duplicate_in_flight", "breaker_open", "kill_switch", "market_unknown",
+        "duplicate_in_flight", "breaker_open", "kill_switch", "market_unknown", "max_adds",
     }

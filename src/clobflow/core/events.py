@@ -171,4 +171,33 @@ class FeedStatus(Event, frozen=True, gc=False, tag="feed_status"):
     ts_recv_ns: int
 
 
+class WalletTrade(Event, frozen=True, gc=False, tag="wallet_trade"):
+    """One trade of a watched wallet, as the chain (or a venue's activity feed) reported it.
+
+    Venue-neutral: ``market``/``asset`` are the instrument ids the books use, ``outcome`` the
+    outcome's label (``"Up"``, ``"Yes"``...), ``side`` the wallet's side, ``price``/``size``
+    micro-units, ``notional`` collateral micro-units. ``tx_hash`` + ``log_index`` identify the
+    trade on chain (a re-delivery carries the same pair).
+    """
+
+    market: str
+    asset: str
+    outcome: str
+    wallet: str
+    side: Side
+    price: int
+    size: int
+    notional: int
+    tx_hash: str
+    log_index: int
+    ts_venue_ns: int
+    ts_recv_ns: int
+
+
+class TimerFired(Event, frozen=True, gc=False, tag="timer"):
+    """Not a venue message: the engine's periodic tick at ``ts_ns`` (engine time)."""
+
+    ts_ns: int
+
+
 MarketEvent = BookSnapshot | PriceChange | Trade | TickSizeChange | BestBidAsk | NewMarket | MarketResolved

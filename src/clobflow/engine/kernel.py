@@ -1,14 +1,27 @@
 """The kernel: the single-threaded decision core of one run, the same in every mode.
 
-Map of one event (``on_event``; the caller has already applied it to the books):
+Every input goes through one typed dispatch (``dispatch``: a table from event type to handler,
+built once): market events, execution reports, wallet trades and the timer. Map of one event
+(``on_event``; the caller has already applied a market event to the books):
 
-    due execution reports (latency) -> order state machine -> portfolio / strategy / journal
+    due execution reports (latency) -> order state machine -> ledger / portfolio / strategy / journal
     market data -> simulated matching of resting orders -> their reports, as above
     book change -> portfolio marks -> strategy.on_book -> ctx.submit -> risk -> execution
+    wallet trade / timer / other strategy events -> the strategies' handlers
 
-There is no ``await`` anywhere on that path. Backtest, paper, shadow (and later live) differ only
-in the clock and the execution client they hand to the kernel (``engine/modes``); the kernel
-never knows which mode it runs in beyond the name it journals.
+A new event type needs its class (``core.events``), a ``Strategy`` handler with a no-op default
+and one line in ``strategies.base.STRATEGY_EVENTS``; the kernel forwards it without change. Only
+events the kernel itself acts on (books, prints, resolutions, reports) have kernel handlers.
+
+The kernel holds no trading policy: whether a strategy may enter a market twice, add to a
+position or open another one is risk's (``RiskConfig``) or the strategy's decision. The kernel
+records what each strategy holds (``engine.positions.PositionLedger``; store rows follow the
+holdings) and routes. It turns the risk gate's flips into one ``halted`` / ``resumed`` journal
+line each; strategies read the gate as ``ctx.can_trade()`` and stop signalling.
+
+There is no ``await`` and no write syscall between a strategy's decision and its order: order
+rows are journaled after ``execution.submit``, and the journal file writes its buffer at the end
+of the event (fills and settlements are written through at once).
 
 Order ids are ``{run tag}-{strategy}-{n}``: unique across runs sharing one store (the tag comes
 from the run id), numbered per run, and deterministic for a backtest (whose run id is a hash of
@@ -18,15 +31,30 @@ its inputs), so a backtest is byte-for-byte repeatable.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from time import perf_counter_ns
 from typing import Any
 
 from clobflow.book.binary import BinaryBook
 from clobflow.book.book_set import BookSet, TrackedBook
 from clobflow.core.clock import Clock
-from clobflow.core.events import BookSnapshot, MarketResolved, PriceChange, Side, TickSizeChange, Trade
+from clobflow.core.events import (
+    BookSnapshot,
+    Event,
+    MarketResolved,
+    PriceChange,
+    Side,
+    TickSizeChange,
+    TimerFired,
+    Trade,
+)
 from clobflow.core.markets import BinaryMarket
 from clobflow.core.orders import (
+    Accepted,
     CancelIntent,
+    Cancelled,
+    ExecutionReport,
+    Expired,
     Filled,
     OrderIntent,
     OrderStatus,
@@ -34,13 +62,14 @@ from clobflow.core.orders import (
     Rejected,
     Unknown,
 )
+from clobflow.engine.positions import PositionLedger
 from clobflow.engine.recording import RunRecorder
 from clobflow.execution.client import ExecutionClient
 from clobflow.execution.orders import Order, OrderManager
 from clobflow.observe.journal import Journal
 from clobflow.portfolio.portfolio import Portfolio
 from clobflow.risk.engine import RiskEngine
-from clobflow.strategies.base import Strategy
+from clobflow.strategies.base import STRATEGY_EVENTS, Strategy
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +79,17 @@ the ask reached it, or a FAK that found the liquidity gone, are ordinary outcome
 strategy, so they do not count towards the circuit breaker (venue errors, bad orders and
 unknown outcomes do)."""
 
+Handler = Callable[[Any, tuple[str, ...], int], None]
+"""``handler(event, touched tokens, now_ns)``; the dispatch table maps each type to one."""
+
+_REPORT_TYPES = (Accepted, Rejected, Filled, Cancelled, Expired, Unknown)
+
 
 class Kernel:
     """Composes books, strategies, risk, execution, portfolio and journal for one run.
 
     ``risk`` maps strategy name -> its ``RiskEngine``. ``recorder`` (optional) persists orders,
-    fills, decisions and positions off the decision path and enforces the store's
-    one-open-position rule synchronously.
+    fills, decisions and positions off the decision path.
     """
 
     def __init__(
@@ -85,21 +118,47 @@ class Kernel:
         self.journal = journal
         self.recorder = recorder
         self.orders = OrderManager(on_transition=self._on_transition)
+        self.positions = PositionLedger([s.name for s in strategies], self.orders, portfolio, journal, recorder)
         self.markets: dict[str, BinaryMarket] = {}
         self.views: dict[str, BinaryBook] = {}
         self.token_market: dict[str, str] = {}
         self.resolved: dict[str, str] = {}  # condition id -> winning token
         self._ctx = {s.name: StrategyCtx(self, s) for s in strategies}
+        self._by_name = {s.name: s for s in strategies}
         self._order_seq: dict[str, int] = {}
         self._run_tag = run_id.rsplit("-", 1)[-1][:8]
-        self._entry_markets: dict[str, set[str]] = {s.name: set() for s in strategies}
-        self._position_rows: dict[tuple[str, str], int] = {}
         self._timer_ns = timer_interval_ns
         self._next_timer_ns = 0
+        self._t0 = 0  # wall time (perf counter) the current event was taken: ctx.latency_ns()
         self.started = False
         self.max_exposure = 0  # largest total cost basis held at once (sampled)
         self.bought: dict[str, set[str]] = {}  # condition id -> tokens bought (for reports)
-        self.counters = {"events": 0, "book_updates": 0, "orders": 0, "fills": 0, "risk_rejects": 0}
+        self.counters = {"events": 0, "book_updates": 0, "orders": 0, "fills": 0, "risk_rejects": 0,
+                         "foreign_reports": 0, "halts": 0}
+        self.halted: dict[str, str] = {}  # strategy -> why it may not trade now
+        self._dispatch = self._build_dispatch()
+        for name, r in risk.items():
+            r.on_gate = self._gate_hook(name)
+
+    def _build_dispatch(self) -> dict[type, Handler]:
+        """The one table from event type to handler. Kernel handlers first; every other event
+        type a strategy declares a handler for (``STRATEGY_EVENTS``) is forwarded as is, only to
+        the strategies that override the no-op default."""
+        table: dict[type, Handler] = {
+            PriceChange: self._on_book_event, BookSnapshot: self._on_book_event, TickSizeChange: self._on_book_event,
+            Trade: self._on_trade, MarketResolved: self._on_resolved, TimerFired: self._on_timer_event,
+        }
+        for t in _REPORT_TYPES:
+            table[t] = self._on_report
+        for ev_type, method in STRATEGY_EVENTS.items():
+            if ev_type in table:
+                continue
+            routes = [(getattr(s, method), self._ctx[s.name]) for s in self.strategies
+                      if getattr(type(s), method) is not getattr(Strategy, method)]
+            table[ev_type] = _forward(routes)
+        self._trade_routes = [(s.on_trade, self._ctx[s.name]) for s in self.strategies
+                              if type(s).on_trade is not Strategy.on_trade]
+        return table
 
     # -- markets ---------------------------------------------------------------------------
 
@@ -113,11 +172,10 @@ class Kernel:
     def adopt_position(self, strategy: str, market: str, asset_id: str, *, size: int, cost: int, fees: int,
                        row_id: int, opened_ns: int) -> None:
         """Take over a position an earlier run of this strategy left open (the store's row):
-        the portfolio holds it, the strategy sees the market as taken, and it settles (closing
-        the row) when the market resolves in this run."""
+        the portfolio holds it, the ledger counts it as the strategy's (so risk sees the market
+        as held), and it settles (closing the row) when the market resolves in this run."""
         self.portfolio.restore(asset_id, market, size, cost, fees, opened_ns)
-        self._entry_markets[strategy].add(market)
-        self._position_rows[(strategy, market)] = row_id
+        self.positions.adopt(strategy, market, size, row_id)
         self.journal.record(self.clock.now_ns(), strategy, "adopt", "open_from_earlier_run", passed=True,
                             market=market, asset_id=asset_id, inputs={"size": size, "cost": cost, "row": row_id})
 
@@ -145,40 +203,55 @@ class Kernel:
         for s in self.strategies:
             s.on_stop(self._ctx[s.name])
         self._sample(now)
+        self.journal.end_of_event()
 
     # -- the decision path -----------------------------------------------------------------
 
-    def on_event(self, ev: object, touched: tuple[str, ...]) -> None:
-        """Handle one market event whose book changes (``touched`` tokens) are already applied."""
+    def on_event(self, ev: Event | ExecutionReport, touched: tuple[str, ...] = ()) -> None:
+        """Handle one outside event: a market event whose book changes (``touched`` tokens) are
+        already applied, a wallet trade, or an execution report a venue pushed."""
         now = self.clock.now_ns()
         self.counters["events"] += 1
         self.process_due(now)
-        self._handle(ev, touched, now)
+        self.dispatch(ev, touched, now)
         if now >= self._next_timer_ns or now < self._next_timer_ns - 2 * self._timer_ns:
             # After the event: the venue matched our resting orders against this update before
             # anything we decide on the timer could reach it. (The second case: market time
             # was re-based, e.g. by the first venue timestamp.)
             self.on_timer(now)
+        self.journal.end_of_event()
 
-    def _handle(self, ev: object, touched: tuple[str, ...], now: int) -> None:
-        t = type(ev)
-        if t is PriceChange or t is BookSnapshot or t is TickSizeChange:
-            if not touched:
-                return
-            self.counters["book_updates"] += 1
-            execution = self.execution
-            get_book = self.books.get_book
-            for asset in touched:
-                execution.on_book(asset, get_book(asset), now)
-            self.process_due(now)
-            self._after_books(touched, now)
-        elif t is Trade:
-            self.execution.on_trade(ev, now)  # type: ignore[arg-type]
-            self.process_due(now)
-            for s in self.strategies:
-                s.on_trade(self._ctx[s.name], ev)  # type: ignore[arg-type]
-        elif t is MarketResolved:
-            self._settle(ev, now)  # type: ignore[arg-type]
+    def dispatch(self, ev: Event | ExecutionReport, touched: tuple[str, ...], now: int) -> None:
+        """Route one event to its handler (types without one are ignored)."""
+        h = self._dispatch.get(type(ev))
+        if h is not None:
+            self._t0 = perf_counter_ns()
+            h(ev, touched, now)
+
+    def _on_book_event(self, ev: PriceChange | BookSnapshot | TickSizeChange, touched: tuple[str, ...],
+                       now: int) -> None:
+        if not touched:
+            return
+        self.counters["book_updates"] += 1
+        execution = self.execution
+        get_book = self.books.get_book
+        for asset in touched:
+            execution.on_book(asset, get_book(asset), now)
+        self.process_due(now)
+        self._after_books(touched, now)
+
+    def _on_trade(self, ev: Trade, touched: tuple[str, ...], now: int) -> None:
+        self.execution.on_trade(ev, now)
+        self.process_due(now)
+        for handler, ctx in self._trade_routes:
+            handler(ctx, ev)
+
+    def _on_resolved(self, ev: MarketResolved, touched: tuple[str, ...], now: int) -> None:
+        self._settle(ev, now)
+
+    def _on_timer_event(self, ev: TimerFired, touched: tuple[str, ...], now: int) -> None:
+        for s in self.strategies:
+            s.on_timer(self._ctx[s.name], ev.ts_ns)
 
     def _after_books(self, touched: tuple[str, ...], now: int) -> None:
         portfolio = self.portfolio
@@ -204,7 +277,8 @@ class Kernel:
         if due is None or due > now:
             return
         for report in self.execution.poll(now):
-            self._apply_report(report)
+            self.dispatch(report, (), now)
+        self.journal.end_of_event()
 
     def next_due_ns(self) -> int | None:
         return self.execution.next_due_ns()
@@ -216,8 +290,10 @@ class Kernel:
         self._next_timer_ns = now + self._timer_ns
         self.books.check_stale(now)
         self._sample(now)
-        for s in self.strategies:
-            s.on_timer(self._ctx[s.name], now)
+        for name in list(self.halted):
+            self.risk[name].can_trade(now)  # a breaker's cool-off ends here (-> resumed)
+        self.dispatch(TimerFired(now), (), now)
+        self.journal.end_of_event()
 
     def _sample(self, now: int) -> None:
         self.portfolio.sample(now)
@@ -225,12 +301,23 @@ class Kernel:
         if exposure > self.max_exposure:
             self.max_exposure = exposure
         equity = self.portfolio.equity()
-        for name, risk in self.risk.items():
-            before = risk.kill_switch.tripped
-            risk.kill_switch.update(equity, now)
-            if risk.kill_switch.tripped and not before:
-                self.journal.record(now, name, "kill_switch", risk.kill_switch.reason or "tripped",
-                                    passed=False, inputs={"equity": equity})
+        for risk in self.risk.values():
+            risk.kill_switch.update(equity, now)  # a trip flips the gate: -> one ``halted`` line
+
+    def _gate_hook(self, name: str) -> Callable[[bool], None]:
+        def on_gate(can_trade: bool) -> None:
+            now = self.clock.now_ns()
+            risk = self.risk[name]
+            if not can_trade:
+                why = risk.halt_reason()
+                self.halted[name] = why
+                self.counters["halts"] += 1
+                self.journal.record(now, name, "halted", why, passed=False, inputs={
+                    "equity": self.portfolio.equity(), "trigger": risk.kill_switch.reason,
+                    "breaker_failures": risk.breaker.failures, **risk.kill_switch.detail})
+            elif self.halted.pop(name, None) is not None:
+                self.journal.record(now, name, "resumed", "can_trade", passed=True)
+        return on_gate
 
     # -- orders ----------------------------------------------------------------------------
 
@@ -247,20 +334,13 @@ class Kernel:
             self.journal.record(now, name, "risk_reject", decision.reason, passed=False, market=intent.market,
                                 asset_id=intent.asset_id, inputs={**(inputs or {}), **decision.detail})
             return None
-        if self.recorder is not None and intent.side == Side.BUY and (name, intent.market) not in self._position_rows:
-            # First entry of this strategy on the market: claim the store's one open position
-            # row. Later buys (a pair's second leg, a re-priced bid) add to the same row.
-            row = self.recorder.open_position(name, intent.market, intent.asset_id, now)
-            if row is None:
-                self.counters["risk_rejects"] += 1
-                self.journal.record(now, name, "risk_reject", "position_exists_store", passed=False,
-                                    market=intent.market, asset_id=intent.asset_id, inputs=inputs)
-                return None
-            self._position_rows[(name, intent.market)] = row
         order = self.orders.create(intent, now)
-        self._entry_markets[name].add(intent.market)
-        risk.record_entry(intent.market, now)
+        if intent.side == Side.BUY:
+            self.positions.entry_sent(name, intent.market)
+            risk.record_entry(intent.market, now)
         self.counters["orders"] += 1
+        self.execution.submit(order, now)
+        # Journaled and recorded after the order left: nothing between the decision and it.
         self.journal.record(now, name, "order", intent.reason or "submit", passed=True, market=intent.market,
                             asset_id=intent.asset_id, inputs={
                                 "client_order_id": intent.client_order_id, "side": intent.side.name,
@@ -268,7 +348,6 @@ class Kernel:
                                 "order_type": intent.order_type.value})
         if self.recorder is not None:
             self.recorder.order(order, now)
-        self.execution.submit(order, now)
         self.orders.mark_submitted(intent.client_order_id, now)
         return intent
 
@@ -278,14 +357,25 @@ class Kernel:
             return
         self.execution.cancel(cancel.client_order_id, self.clock.now_ns())
 
-    def _apply_report(self, report: object) -> None:
-        order = self.orders.apply(report)  # type: ignore[arg-type]
+    def _on_report(self, report: ExecutionReport, touched: tuple[str, ...], now: int) -> None:
+        order = self.orders.get(report.client_order_id)
+        if order is None:
+            # Not an order of this run (another process or a manual order on the same account,
+            # or a venue echo): journal it and go on; our state is not wrong.
+            self.counters["foreign_reports"] += 1
+            fill = report.fill if isinstance(report, Filled) else None
+            self.journal.record(report.ts_ns, "", "foreign_report", type(report).__name__.lower(), passed=False,
+                                market=fill.market if fill is not None else "",
+                                asset_id=fill.asset_id if fill is not None else "",
+                                inputs={"client_order_id": report.client_order_id,
+                                        "fill_id": fill.fill_id if fill is not None else None})
+            return
+        self.orders.apply(report)
         name = order.intent.strategy
-        now = report.ts_ns  # type: ignore[attr-defined]
+        now = report.ts_ns
         risk = self.risk.get(name)
-        t = type(report)
-        if t is Filled:
-            fill = report.fill  # type: ignore[attr-defined]
+        if isinstance(report, Filled) and report.fill is not None:
+            fill = report.fill
             self.portfolio.apply_fill(fill)
             if fill.side == Side.BUY:
                 self.bought.setdefault(fill.market, set()).add(fill.asset_id)
@@ -299,56 +389,20 @@ class Kernel:
                                     "price": fill.price, "size": fill.size, "fee": fill.fee})
             if self.recorder is not None:
                 self.recorder.fill(fill)
-                self._record_position(name, fill.market)
+            self.positions.fill(name, self.markets.get(fill.market), fill.market, fill.asset_id, fill.side,
+                                fill.size, now)
             if risk is not None:
                 risk.breaker.record_success(now)
-            if fill.side == Side.SELL:
-                self._maybe_exited(order, now)
-        elif t is Unknown or (t is Rejected and report.reason not in MARKET_OUTCOMES):  # type: ignore[attr-defined]
+        elif isinstance(report, Unknown) or (isinstance(report, Rejected) and report.reason not in MARKET_OUTCOMES):
             if risk is not None:
                 risk.breaker.record_failure(now)
-        if order.status.terminal and order.filled_size == 0:
-            self._entry_failed(order, now)
-        for s in self.strategies:
-            if s.name == name:
-                s.on_order_event(self._ctx[name], order, report)  # type: ignore[arg-type]
+        if order.status.terminal:
+            self.positions.release(name, order.intent.market)
+        s = self._by_name.get(name)
+        if s is not None:
+            s.on_order_event(self._ctx[name], order, report)
         if self.recorder is not None:
             self.recorder.order(order, now)
-
-    def _record_position(self, name: str, cid: str) -> None:
-        """Mirror the market's holdings into its store position row (size, cost basis, fees)."""
-        row = self._position_rows.get((name, cid))
-        m = self.markets.get(cid)
-        if row is None or m is None or self.recorder is None:
-            return
-        s = self.portfolio.summary(m)
-        self.recorder.position_update(row, size=self.portfolio.market_size(m), cost=self.portfolio.exposure(m),
-                                      fees=s.fees if s is not None else 0)
-
-    def _maybe_exited(self, order: Order, now: int) -> None:
-        """A sell that brought the market's holdings back to zero closes the position (the
-        strategy's cooldown, not the position rule, governs re-entry)."""
-        name, cid = order.intent.strategy, order.intent.market
-        m = self.markets.get(cid)
-        if m is None or self.portfolio.market_size(m) or self.orders.open_orders(market=cid):
-            return
-        self._entry_markets[name].discard(cid)
-        row = self._position_rows.pop((name, cid), None)
-        s = self.portfolio.summary(m)
-        if row is not None and self.recorder is not None and s is not None:
-            self.recorder.close_position(row, now, s.realized, s.fees, "exited")
-
-    def _entry_failed(self, order: Order, now: int) -> None:
-        name, cid = order.intent.strategy, order.intent.market
-        if self.orders.open_orders(market=cid):
-            return  # another order on the market is still working
-        m = self.markets.get(cid)
-        if m is not None and self.portfolio.market_size(m):
-            return  # an earlier fill holds the position
-        self._entry_markets[name].discard(cid)
-        row = self._position_rows.pop((name, cid), None)
-        if row is not None and self.recorder is not None:
-            self.recorder.close_position(row, now, 0, 0, "entry_not_filled")
 
     def _on_transition(self, order: Order, from_status: OrderStatus, to_status: OrderStatus, reason: str, ts_ns: int) -> None:
         i = order.intent
@@ -370,31 +424,41 @@ class Kernel:
         for o in self.orders.open_orders(market=cid):
             self.execution.cancel(o.intent.client_order_id, now)
         result = self.portfolio.settle(m, ev.winning_asset_id, now)
+        holders = self.positions.holders(cid)
         for s in self.strategies:
             s.on_resolved(self._ctx[s.name], m, ev.winning_asset_id)
         if result is None:
+            for name in holders:
+                self.positions.settled(name, cid)
             return
-        for name in self._entry_markets:
-            if cid in self._entry_markets[name]:
-                self._entry_markets[name].discard(cid)
-                self.journal.record(now, name, "settle", "won" if result.pnl > 0 else "lost", passed=result.pnl > 0,
-                                    market=cid, asset_id=ev.winning_asset_id, inputs={
-                                        "pnl": result.pnl, "payout": result.payout, "cost": result.cost})
-                row = self._position_rows.pop((name, cid), None)
-                if row is not None and self.recorder is not None:
-                    self.recorder.close_position(row, now, result.pnl, result.fees, "settled",
-                                                 size=result.shares_won + result.shares_lost, cost=result.cost)
+        for name in holders:
+            row = self.positions.settled(name, cid)
+            self.journal.record(now, name, "settle", "won" if result.pnl > 0 else "lost", passed=result.pnl > 0,
+                                market=cid, asset_id=ev.winning_asset_id, inputs={
+                                    "pnl": result.pnl, "payout": result.payout, "cost": result.cost})
+            if row is not None and self.recorder is not None:
+                self.recorder.close_position(row, now, result.pnl, result.fees, "settled",
+                                             size=result.shares_won + result.shares_lost, cost=result.cost)
 
     # -- views for strategies and risk -----------------------------------------------------
 
+    def latency_ns(self) -> int:
+        """Wall-clock ns since the event being handled was taken (for latency outputs only)."""
+        return perf_counter_ns() - self._t0
+
     def has_position(self, strategy: str, cid: str) -> bool:
-        if cid in self._entry_markets.get(strategy, ()):
-            return True
-        m = self.markets.get(cid)
-        return bool(m is not None and self.portfolio.market_size(m))
+        return self.positions.has_position(strategy, cid)
 
     def open_position_count(self, strategy: str) -> int:
-        return len(self._entry_markets.get(strategy, ()))
+        return self.positions.open_position_count(strategy)
+
+
+def _forward(routes: list[tuple[Callable[[Any, Any], None], StrategyCtx]]) -> Handler:
+    """A dispatch handler that hands the event to each strategy handler in ``routes``."""
+    def handler(ev: Any, touched: tuple[str, ...], now: int) -> None:
+        for h, ctx in routes:
+            h(ctx, ev)
+    return handler
 
 
 class StrategyCtx:
@@ -436,10 +500,19 @@ class StrategyCtx:
         return self._k.open_position_count(self._s.name)
 
     def open_orders(self, condition_id: str | None = None) -> list[Order]:
-        return [o for o in self._k.orders.open_orders(market=condition_id) if o.intent.strategy == self._s.name]
+        return self._k.orders.open_orders(market=condition_id, strategy=self._s.name)
 
     def can_trade(self) -> bool:
         return self._k.risk[self._s.name].can_trade(self._k.clock.now_ns())
+
+    def entry_room(self, condition_id: str) -> int:
+        return self._k.risk[self._s.name].entry_room(_RiskView(self._k, self._s.name), condition_id)
+
+    def held(self, condition_id: str) -> int:
+        return self._k.positions.held(self._s.name, condition_id)
+
+    def latency_ns(self) -> int:
+        return self._k.latency_ns()
 
     def submit(self, *, market: str, asset_id: str, side: Side, price: int, size: int, order_type: OrderType,
                reason: str, signal_ns: int, post_only: bool = False, expire_at_ns: int | None = None,
@@ -477,7 +550,10 @@ class _RiskView:
         return self._k.open_position_count(self._s)
 
     def has_position(self, market: str) -> bool:
-        return self._k.has_position(self._s, market)
+        return self._k.positions.has_position(self._s, market)
+
+    def entry_count(self, market: str) -> int:
+        return self._k.positions.entry_count(self._s, market)
 
     def market_exposure(self, market: str) -> int:
         m = self._k.markets.get(market)
@@ -493,5 +569,5 @@ class _RiskView:
         return self._k.orders.last_order_ns(asset_id)
 
     def in_flight(self, market: str) -> int:
-        return sum(1 for o in self._k.orders.open_orders(market=market) if o.intent.strategy == self._s)
+        return self._k.orders.live_count(self._s, market)
 

@@ -35,7 +35,7 @@ from clobflow.risk.engine import RiskEngine
 from clobflow.sim.exec_models import LatencyModel
 from clobflow.strategies.complete_set.config import CompleteSetConfig
 from clobflow.strategies.complete_set.strategy import CompleteSetStrategy
-from clobflow.strategies.base import Strategy
+from clobflow.strategies.base import RunInfo, Strategy
 from clobflow.strategies.imbalance import ImbalanceConfig, ImbalanceStrategy
 
 
@@ -78,7 +78,7 @@ def build_kernel(
         raise ConfigError("strategies", "no enabled strategy")
     if out_dir is not None:
         for st in strategies:
-            st.attach_run(out_dir, mode)
+            st.attach_run(RunInfo(out_dir, reproducible=mode == "backtest"))
     risk = {s.name: RiskEngine(config.risk_for(s.config)) for s in strategies}
     portfolio = Portfolio(micros_from_number(config.engine.starting_cash_usd))
     kernel_ref: list[Kernel] = []

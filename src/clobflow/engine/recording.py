@@ -2,15 +2,18 @@
 
 Orders, transitions, fills and decisions go through the ``StoreWriter`` (a bounded queue drained
 by a background thread), so the decision path only appends a record. Opening and closing a
-position are synchronous: the store's partial unique index answers "is there already an open
-position for (strategy, market, mode)?" atomically across processes, and that answer is
-needed before an order is sent.
+position row are synchronous and happen on fills and settlements (rows follow holdings:
+``engine.positions``), never between a decision and its order: the store's partial unique index
+answers "is there already an open position for (strategy, market, mode)?" atomically across
+processes, and a second process's fill on a held market is journaled as ``position_conflict``.
 
 ``close()`` flushes the writer; when it returns, every record handed over is committed (or the
 error is raised, with the records kept).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -21,6 +24,9 @@ from clobflow.store.errors import DuplicatePosition
 from clobflow.store.records import DecisionRow, FillRow, OrderRow, PositionUpdate, TransitionRow
 from clobflow.store.store import Store
 from clobflow.store.writer import StoreWriter
+
+if TYPE_CHECKING:
+    from clobflow.engine.kernel import Kernel
 
 
 class RunRecorder:
@@ -62,7 +68,7 @@ class RunRecorder:
         """The open position's current size and cost basis (queued, off the decision path)."""
         self.writer.submit(PositionUpdate(position_id=row_id, size=size, cost=cost, fees=fees))
 
-    def adopt_open_positions(self, kernel: object, strategy_names: list[str], now_ns: int) -> int:
+    def adopt_open_positions(self, kernel: Kernel, strategy_names: list[str], now_ns: int) -> int:
         """Hand the kernel the positions earlier runs of these strategies left open in this
         mode; rows that never got a fill are closed (``entry_not_filled``). Returns how many
         positions were adopted."""
@@ -74,7 +80,7 @@ class RunRecorder:
                 if row["size"] <= 0:
                     self.store.close_position(row["id"], now_ns, 0, row["fees"] or 0, "entry_not_filled")
                     continue
-                kernel.adopt_position(name, row["market"], row["asset_id"], size=row["size"],  # type: ignore[attr-defined]
+                kernel.adopt_position(name, row["market"], row["asset_id"], size=row["size"],
                                       cost=row["cost"], fees=row["fees"] or 0, row_id=row["id"],
                                       opened_ns=row["opened_ns"])
                 adopted += 1

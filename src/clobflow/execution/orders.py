@@ -23,17 +23,24 @@ price, positive and at most the remaining size; ``Rejected`` after a fill. A fil
 ``fill_id`` was seen before is ignored and counted (``counters["duplicate_fills"]``): venues
 resend trades (protocol.md §2.2), even after the order is final.
 
+Memory stays bounded over a long run: a live order keeps its own fill ids; when it becomes
+terminal they move to a window of the ``recent_fill_ids`` most recent ones (``core.recent``), so
+a late duplicate within that window is still ignored (one older than it breaks the terminal-state
+invariant, loudly). Live orders are indexed by market and by (strategy, market), so the queries
+on the decision path (``open_orders(market=...)``, ``live_count``) read only that market's orders.
+
 Units: sizes and prices in micro-units, ``fees`` in collateral micro-units, times in ns.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from clobflow.core.errors import InvariantBroken
 from clobflow.core.events import Side
 from clobflow.core.numbers import SCALE
+from clobflow.core.recent import RecentIds
 from clobflow.core.orders import (
     Accepted,
     Cancelled,
@@ -80,6 +87,7 @@ class Order:
         "updated_ns",
         "last_reason",
         "message",
+        "fill_ids",
         "_cost",
     )
 
@@ -94,6 +102,7 @@ class Order:
         self.updated_ns = now_ns
         self.last_reason = "created"
         self.message = ""
+        self.fill_ids: set[str] = set()  # while live; moved to the manager's window when terminal
         self._cost = 0  # sum of price * size over fills (micro * micro): exact average
 
     @property
@@ -133,17 +142,21 @@ TransitionHook = Callable[[Order, OrderStatus, OrderStatus, str, int], None]
 class OrderManager:
     """All orders of a run, by ``client_order_id``, with their state machine.
 
-    Queries are cheap: live orders are kept in their own table (insertion order), status
-    counts are maintained incrementally. Terminal orders stay retrievable with ``get``.
+    Queries are cheap: live orders are kept in their own tables (insertion order; all, by
+    market, by strategy and market), status counts are maintained incrementally. Terminal
+    orders stay retrievable with ``get``.
     """
 
-    __slots__ = ("_orders", "_live", "_counts", "_fill_ids", "_last_order_ns", "_hook", "counters")
+    __slots__ = ("_orders", "_live", "_by_market", "_by_strategy", "_counts", "_fill_ids", "_last_order_ns",
+                 "_hook", "counters")
 
-    def __init__(self, on_transition: TransitionHook | None = None) -> None:
+    def __init__(self, on_transition: TransitionHook | None = None, *, recent_fill_ids: int = 100_000) -> None:
         self._orders: dict[str, Order] = {}
         self._live: dict[str, Order] = {}
+        self._by_market: dict[str, dict[str, Order]] = {}
+        self._by_strategy: dict[tuple[str, str], dict[str, Order]] = {}
         self._counts: Counter[OrderStatus] = Counter()
-        self._fill_ids: set[str] = set()
+        self._fill_ids = RecentIds(recent_fill_ids)
         self._last_order_ns: dict[str, int] = {}
         self._hook = on_transition
         self.counters: dict[str, int] = {"reports": 0, "fills": 0, "duplicate_fills": 0}
@@ -158,6 +171,8 @@ class OrderManager:
         o = Order(intent, now_ns)
         self._orders[coid] = o
         self._live[coid] = o
+        self._by_market.setdefault(intent.market, {})[coid] = o
+        self._by_strategy.setdefault((intent.strategy, intent.market), {})[coid] = o
         self._counts[PENDING] += 1
         self._last_order_ns[intent.asset_id] = now_ns
         return o
@@ -190,7 +205,8 @@ class OrderManager:
         if isinstance(report, Filled):
             if report.fill is None:
                 raise InvariantBroken(f"Filled report without a fill for {coid}")
-            if report.fill.fill_id in self._fill_ids:
+            fid = report.fill.fill_id
+            if fid in o.fill_ids or fid in self._fill_ids:
                 self.counters["duplicate_fills"] += 1
                 return o
         st = o.status
@@ -229,19 +245,41 @@ class OrderManager:
     def __len__(self) -> int:
         return len(self._orders)
 
-    def open_orders(self, market: str | None = None, asset_id: str | None = None) -> list[Order]:
+    def open_orders(self, market: str | None = None, asset_id: str | None = None,
+                    strategy: str | None = None) -> list[Order]:
         """Live orders (PENDING, SUBMITTED, PARTIALLY_FILLED, UNKNOWN), oldest first, optionally
-        of one market (condition id) and/or one token."""
+        of one market (condition id), one token and/or one strategy. With ``market`` only that
+        market's orders are read."""
+        src: Iterable[Order]
+        if market is not None:
+            table = self._by_market.get(market) if strategy is None else self._by_strategy.get((strategy, market))
+            if not table:
+                return []
+            src = table.values()
+            strategy = None
+        else:
+            src = self._live.values()
         return [
-            o
-            for o in self._live.values()
-            if (market is None or o.intent.market == market) and (asset_id is None or o.intent.asset_id == asset_id)
+            o for o in src
+            if (asset_id is None or o.intent.asset_id == asset_id) and (strategy is None or o.intent.strategy == strategy)
         ]
 
-    def in_flight(self) -> list[Order]:
+    def live_count(self, strategy: str, market: str) -> int:
+        """How many live orders ``strategy`` has on ``market``; O(1)."""
+        table = self._by_strategy.get((strategy, market))
+        return len(table) if table else 0
+
+    def live_buy(self, strategy: str, market: str) -> bool:
+        """Whether ``strategy`` has a live BUY order (an entry working) on ``market``."""
+        table = self._by_strategy.get((strategy, market))
+        return bool(table) and any(o.intent.side == Side.BUY for o in table.values())
+
+    def in_flight(self, market: str | None = None) -> list[Order]:
         """Orders whose venue state is not confirmed yet or not known: PENDING, SUBMITTED,
-        UNKNOWN (a SUBMITTED order may already rest: ``venue_order_id`` says it was acked)."""
-        return [o for o in self._live.values() if o.status in _IN_FLIGHT]
+        UNKNOWN (a SUBMITTED order may already rest: ``venue_order_id`` says it was acked),
+        optionally of one market."""
+        src = self._live if market is None else self._by_market.get(market, {})
+        return [o for o in src.values() if o.status in _IN_FLIGHT]
 
     def last_order_ns(self, asset_id: str) -> int | None:
         """When the last order for ``asset_id`` was created (``None`` if never)."""
@@ -272,7 +310,7 @@ class OrderManager:
             raise InvariantBroken(f"fill {f.fill_id} of {f.size} with {o.remaining} remaining on {i.client_order_id}")
         if (f.price > i.price) if i.side == Side.BUY else (f.price < i.price):
             raise InvariantBroken(f"fill {f.fill_id} at {f.price} beyond limit {i.price} of {i.client_order_id}")
-        self._fill_ids.add(f.fill_id)
+        o.fill_ids.add(f.fill_id)
         self.counters["fills"] += 1
         o.filled_size += f.size
         o._cost += f.price * f.size
@@ -287,8 +325,28 @@ class OrderManager:
             self._counts[to] += 1
             o.status = to
             if to.terminal:
-                self._live.pop(o.intent.client_order_id, None)
+                self._retire(o)
         o.updated_ns = ts_ns
         o.last_reason = reason
         if self._hook is not None:
             self._hook(o, frm, to, reason, ts_ns)
+
+    def _retire(self, o: Order) -> None:
+        """A terminal order leaves the live tables; its fill ids join the bounded window."""
+        i = o.intent
+        coid = i.client_order_id
+        self._live.pop(coid, None)
+        t = self._by_market.get(i.market)
+        if t is not None:
+            t.pop(coid, None)
+            if not t:
+                del self._by_market[i.market]
+        key = (i.strategy, i.market)
+        ts = self._by_strategy.get(key)
+        if ts is not None:
+            ts.pop(coid, None)
+            if not ts:
+                del self._by_strategy[key]
+        for fid in o.fill_ids:
+            self._fill_ids.add(fid)
+        o.fill_ids = set()

@@ -7,8 +7,14 @@ engine's time (``ts_ns``: the simulated clock in a backtest), so the same record
 give a byte-identical journal.
 
 Actions: ``skip`` (a filter failed), ``signal``, ``risk_reject``, ``order`` (sent to
-execution), ``order_event`` (a transition of an order), ``fill``, ``settle``, ``breaker``,
-``kill_switch``. ``reason`` is a stable snake_case code.
+execution), ``order_event`` (a transition of an order), ``fill``, ``settle``, ``halted`` (the
+risk gate closed: kill switch or breaker; one line per halt) and ``resumed``, ``adopt``,
+``position_conflict``, ``foreign_report`` (a report for an order this run did not place).
+``reason`` is a stable snake_case code.
+
+Writes: the caller (the kernel) marks the end of each event with ``end_of_event()``. A strategy's
+decision and its order happen inside one event, so the file sink writes at those marks (and for
+entries recording money at once), never between a decision and its order.
 """
 
 from __future__ import annotations
@@ -39,13 +45,25 @@ class Journal:
     """Numbers and fans out entries. ``counts`` tallies (action, reason) pairs for reports."""
 
     def __init__(self, sinks: list[Sink] | None = None, *, keep: bool = False) -> None:
-        self._sinks = list(sinks or ())
+        self._sinks: list[Sink] = []
+        self._ends: list[Callable[[], None]] = []
+        for s in sinks or ():
+            self.add_sink(s)
         self.seq = 0
         self.counts: dict[tuple[str, str], int] = {}
         self.entries: list[JournalEntry] | None = [] if keep else None
 
     def add_sink(self, sink: Sink) -> None:
+        """Add a sink; one with an ``end_of_event()`` method is told where events end."""
         self._sinks.append(sink)
+        end = getattr(sink, "end_of_event", None)
+        if callable(end):
+            self._ends.append(end)
+
+    def end_of_event(self) -> None:
+        """The current event is handled (its orders are out): sinks may write now."""
+        for end in self._ends:
+            end()
 
     def record(
         self,
@@ -70,16 +88,21 @@ class Journal:
         return e
 
 
-DURABLE_ACTIONS = frozenset({"order", "fill", "settle", "risk_reject", "kill_switch", "breaker"})
-"""Entries that record money or an order: written through to the OS at once, so a crash of the
-process never loses a recorded fill (the frequent ``skip`` entries are buffered)."""
+DURABLE_ACTIONS = frozenset({"fill", "settle", "foreign_report"})
+"""Entries that record money: written through to the OS at once, so a crash of the process never
+loses a recorded fill. (Fills arrive as execution reports, before any decision they cause.)"""
+
+PROMPT_ACTIONS = frozenset({"order", "risk_reject", "halted", "resumed", "adopt", "position_conflict"})
+"""Entries written at the end of their event (``end_of_event``): after the order left."""
 
 
 class JsonlJournalFile:
     """A sink writing one JSON object per line. ``close()`` flushes and closes the file.
 
-    Buffered in memory up to 1 MiB, except ``DURABLE_ACTIONS`` entries, which flush the buffer
-    (and everything before them, keeping the order) to the OS immediately.
+    Buffered in memory: ``DURABLE_ACTIONS`` entries flush the buffer (and everything before them,
+    keeping the order) to the OS immediately; ``end_of_event()`` writes it when it holds a
+    ``PROMPT_ACTIONS`` entry or more than 1 MiB. Without ``end_of_event`` calls (a plain
+    ``Journal`` user) the buffer is also written when it passes 4 MiB.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -88,17 +111,26 @@ class JsonlJournalFile:
         self._f = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         self._enc = msgspec.json.Encoder()
         self._buf = bytearray()
+        self._prompt = False
 
     def __call__(self, e: JournalEntry) -> None:
         self._enc.encode_into(e, self._buf, -1)
         self._buf.extend(b"\n")
-        if e.action in DURABLE_ACTIONS:
+        a = e.action
+        if a in DURABLE_ACTIONS:
             self.flush()
-        elif len(self._buf) > 1 << 20:
+        elif a in PROMPT_ACTIONS:
+            self._prompt = True
+        elif len(self._buf) > 4 << 20:
             self._f.write(self._buf)
             self._buf.clear()
 
+    def end_of_event(self) -> None:
+        if self._prompt or len(self._buf) > 1 << 20:
+            self.flush()
+
     def flush(self) -> None:
+        self._prompt = False
         self._f.write(self._buf)
         self._buf.clear()
         self._f.flush()

@@ -4,7 +4,8 @@ Map:
 - ``apply_fill(fill)``: BUY adds shares and cost (notional + fee), cash -= notional + fee.
   SELL releases cost basis, realizes ``proceeds - fee - basis``, cash += proceeds - fee.
   Selling more than held raises ``InvariantBroken`` (outcome tokens are not shorted here).
-  A fill whose ``fill_id`` was applied before is ignored (reports can be redelivered).
+  A fill whose ``fill_id`` was applied before is ignored (reports can be redelivered), within
+  a window of the last ``fill_id_window`` fill ids (bounded memory).
 - ``settle(market, winning_token_id, now_ns)``: winning shares pay 1 each, losing shares 0;
   the market's positions close and their P&L is realized.
 - ``mark(token_id, price)`` / ``mark_book(book)``: prices for unrealized P&L and equity.
@@ -34,6 +35,7 @@ from clobflow.core.events import Side
 from clobflow.core.markets import BinaryMarket
 from clobflow.core.numbers import ONE, SCALE
 from clobflow.core.orders import Fill
+from clobflow.core.recent import RecentIds
 from clobflow.portfolio.positions import EquityPoint, MarketSummary, Position, SettlementResult
 
 
@@ -51,7 +53,7 @@ class Portfolio:
     __slots__ = ("starting_cash", "cash", "fees_paid", "realized_pnl", "curve",
                  "_positions", "_marks", "_markets", "_token_market", "_resolved", "_fill_ids")
 
-    def __init__(self, starting_cash: int = 0) -> None:
+    def __init__(self, starting_cash: int = 0, *, fill_id_window: int = 100_000) -> None:
         self.starting_cash = starting_cash
         self.cash = starting_cash
         self.fees_paid = 0
@@ -62,7 +64,9 @@ class Portfolio:
         self._markets: dict[str, MarketSummary] = {}
         self._token_market: dict[str, str] = {}  # every token ever filled -> its market
         self._resolved: dict[str, str] = {}  # condition id -> winning token id
-        self._fill_ids: set[str] = set()
+        # a window of the most recent fill ids: duplicates arrive soon after the original, and
+        # remembering every id of a long run would grow without bound (``core.recent``)
+        self._fill_ids = RecentIds(fill_id_window)
 
     # -- fills -----------------------------------------------------------------------------
 

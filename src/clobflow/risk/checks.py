@@ -41,6 +41,7 @@ class Code:
     RECENT_ORDER = "recent_order"
     COOLDOWN = "cooldown"
     POSITION_EXISTS = "position_exists"
+    MAX_ADDS = "max_adds"
     MAX_POSITIONS = "max_positions"
     MARKET_EXPOSURE = "market_exposure"
     TOTAL_EXPOSURE = "total_exposure"
@@ -179,6 +180,14 @@ def check_cooldown(last_entry_ns: int | None, now_ns: int, cooldown_ns: int) -> 
 def check_position_exists(has_position: bool, one_per_market: bool) -> Violation | None:
     if one_per_market and has_position:
         return Violation(Code.POSITION_EXISTS, {})
+    return None
+
+
+def check_max_adds(entries: int, max_adds: int | None) -> Violation | None:
+    """``max_adds`` when the open position already took ``1 + max_adds`` entries (the first one
+    and ``max_adds`` additions); ``None`` means no limit."""
+    if max_adds is not None and entries > max_adds:
+        return Violation(Code.MAX_ADDS, {"adds": entries - 1, "max": max_adds})
     return None
 
 

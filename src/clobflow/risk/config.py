@@ -51,7 +51,10 @@ class RiskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Pre-trade limits, circuit breaker and kill switch of one strategy.
 
     - ``max_positions``: concurrent open positions (markets held), >= 1.
-    - ``one_position_per_market``: refuse an entry on a market already held.
+    - ``one_position_per_market``: refuse an entry on a market already held (or with an entry
+      working). With ``False`` the strategy scales in: entries add to the held position.
+    - ``max_adds``: with scale-in, entries allowed after the first while the position stays
+      open (>= 0; ``None``: no limit). Exits (SELLs) are never limited.
     - ``max_market_exposure_usd`` / ``max_total_exposure_usd``: cap on the exposure after the
       entry (current exposure + the intent's notional), per market / over all markets; > 0.
     - ``cooldown_s``: no new entry on a market for this long after the last one.
@@ -87,6 +90,7 @@ class RiskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     breaker_max_failures: int = 3
     breaker_cooloff_s: float = 300.0
     max_live_orders_per_market: int = 1
+    max_adds: int | None = None
     max_drawdown_usd: float | None = None
     max_daily_loss_usd: float | None = None
 
@@ -115,6 +119,9 @@ class RiskConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 raise ConfigError(key, f"must be {'>' if positive else '>='} 0, got {v!r}")
         if self.max_spread > 1:
             raise ConfigError("max_spread", f"is a price difference in [0, 1], got {self.max_spread!r}")
+        if self.max_adds is not None and (isinstance(self.max_adds, bool) or not isinstance(self.max_adds, int)
+                                          or self.max_adds < 0):
+            raise ConfigError("max_adds", f"must be an integer >= 0 or null, got {self.max_adds!r}")
         for key in _OPTIONAL_USD:
             v = getattr(self, key)
             if v is None:

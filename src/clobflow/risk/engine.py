@@ -20,6 +20,7 @@ first, so the journaled reason is the most basic one that applies:
     recent_order            all      view.last_order_ns (token)
     cooldown                entry    view.last_entry_ns / ``record_entry`` (the later)
     position_exists         entry    view.has_position (with ``one_position_per_market``)
+    max_adds                entry    view.entry_count (adds to a held market, ``max_adds``)
     max_positions           entry    view.open_position_count (markets not held yet)
     market_exposure         entry    view.market_exposure + intent notional
     total_exposure          entry    view.total_exposure + intent notional
@@ -39,11 +40,21 @@ For the same reason a live order on the market blocks another order there (cance
 ``can_trade(now_ns)`` is the hot-path gate: a precomputed flag (kill switch not tripped and
 breaker closed), refreshed by the breaker and kill switch through their ``on_change`` hooks,
 so it stays right when the kernel feeds ``engine.breaker`` / ``engine.kill_switch`` directly.
+``on_gate(can_trade)`` (optional, set by the owner) is called when that flag flips: the kernel
+journals one ``halted`` line per halt and one ``resumed`` when it clears. ``halt_reason()`` says
+why it is closed; ``entry_room(view, market)`` is how much more notional an entry may add before
+an exposure limit refuses it (strategies size or skip with it instead of being rejected).
+
+Position policy lives here, not in the kernel: ``one_position_per_market`` (no entry on a
+market already held or with an entry working) and ``max_adds`` (with scale-in allowed, how many
+entries may follow the first while the position is open; ``None``: no limit).
 """
 
 from __future__ import annotations
 
 import msgspec
+
+from collections.abc import Callable
 
 from clobflow.core.events import Side
 from clobflow.core.orders import OrderIntent
@@ -71,8 +82,8 @@ class RiskEngine:
     ``counts`` tallies decisions by reason (``"ok"`` included).
     """
 
-    __slots__ = ("config", "breaker", "kill_switch", "counts", "_last_entry", "_can_trade",
-                 "_max_positions", "_one_per_market", "_max_market", "_max_total", "_cooldown_ns",
+    __slots__ = ("config", "breaker", "kill_switch", "counts", "on_gate", "_last_entry", "_can_trade",
+                 "_max_positions", "_one_per_market", "_max_adds", "_max_market", "_max_total", "_cooldown_ns",
                  "_min_to_close_ns", "_max_signal_ns", "_max_dev_ppm", "_max_spread",
                  "_max_fee_bps", "_recent_ns", "_require_trusted", "_max_live")
 
@@ -81,6 +92,7 @@ class RiskEngine:
         self.config = cfg
         self._max_positions = cfg.max_positions
         self._one_per_market = cfg.one_position_per_market
+        self._max_adds = cfg.max_adds
         self._max_market = cfg.max_market_exposure
         self._max_total = cfg.max_total_exposure
         self._cooldown_ns = cfg.cooldown_ns
@@ -93,6 +105,7 @@ class RiskEngine:
         self._require_trusted = cfg.require_trusted_book
         self._max_live = cfg.max_live_orders_per_market
         self._can_trade = True
+        self.on_gate: Callable[[bool], None] | None = None
         self._last_entry: dict[str, int] = {}
         self.counts: dict[str, int] = {}
         self.breaker = CircuitBreaker(cfg.breaker_max_failures, cfg.breaker_cooloff_ns, self._refresh)
@@ -112,7 +125,25 @@ class RiskEngine:
         return self._can_trade
 
     def _refresh(self) -> None:
+        was = self._can_trade
         self._can_trade = not self.kill_switch.tripped and self.breaker.state is BreakerState.CLOSED
+        if self._can_trade is not was and self.on_gate is not None:
+            self.on_gate(self._can_trade)
+
+    def halt_reason(self) -> str:
+        """Why ``can_trade`` is False: ``kill_switch`` (its ``reason`` says which limit) or
+        ``breaker_open`` ("" when trading is allowed)."""
+        if self.kill_switch.tripped:
+            return "kill_switch"
+        if self.breaker.state is BreakerState.OPEN:
+            return "breaker_open"
+        return ""
+
+    def entry_room(self, view: RiskView, market: str) -> int:
+        """Notional (micro-units) an entry on ``market`` may still add before ``market_exposure``
+        or ``total_exposure`` refuses it (>= 0)."""
+        room = min(self._max_market - view.market_exposure(market), self._max_total - view.total_exposure())
+        return room if room > 0 else 0
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -174,6 +205,7 @@ class RiskEngine:
             add = intent.notional
             v = (C.check_cooldown(last, now_ns, self._cooldown_ns)
                  or C.check_position_exists(has, self._one_per_market)
+                 or (C.check_max_adds(view.entry_count(cid), self._max_adds) if has else None)
                  or C.check_max_positions(view.open_position_count(), has, self._max_positions)
                  or C.check_market_exposure(view.market_exposure(cid), add, self._max_market)
                  or C.check_total_exposure(view.total_exposure(), add, self._max_total)

@@ -31,6 +31,11 @@ class RiskView(Protocol):
         """Whether the market (condition id) is held or has an entry working."""
         ...
 
+    def entry_count(self, market: str) -> int:
+        """Entries (BUY orders) sent on the market since its position opened, the first one
+        included (0 when not held), for ``max_adds``."""
+        ...
+
     def market_exposure(self, market: str) -> int:
         """Exposure on the market now, micro-units (cost basis of open positions; including the
         notional of live BUY orders is the conservative choice)."""

@@ -1,9 +1,19 @@
 """The strategy API: one small surface, the same in backtest, paper, shadow and live.
 
-A strategy gets seven handlers and a ``StrategyContext``. It reads books, markets, positions and
-orders from the context and expresses intents through ``ctx.submit``/``ctx.cancel``; it never
-talks to a venue, never awaits and never reads a clock of its own (``ctx.now_ns``). Handlers are
-called synchronously on the engine's single thread, right after the event that caused them.
+A strategy gets handlers (no-op defaults: override what you need) and a ``StrategyContext``. It
+reads books, markets, positions and orders from the context and expresses intents through
+``ctx.submit``/``ctx.cancel``; it never talks to a venue, never awaits, never reads a clock of
+its own (``ctx.now_ns``; a wall-clock delay, if it wants one, is ``ctx.latency_ns()``) and never
+asks which mode it runs in (``RunInfo`` says what its files must be). Handlers are called
+synchronously on the engine's single thread, right after the event that caused them.
+
+Events reach handlers through the kernel's one typed dispatch. ``STRATEGY_EVENTS`` names the
+handler of each event type a strategy may receive; a new event type is a new entry here and a
+new no-op handler below, and the kernel forwards it unchanged.
+
+Trading halts: ``ctx.can_trade()`` is False while the kill switch or the circuit breaker blocks
+the strategy. A strategy then sends no new entries (exits that reduce risk stay allowed); the
+kernel journals one ``halted`` line, not a reject per attempt.
 
 Every evaluation worth explaining goes to ``ctx.journal`` with a reason code, passed or not.
 """
@@ -13,9 +23,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
+
 from clobflow.book.binary import BinaryBook
 from clobflow.book.book_set import TrackedBook
-from clobflow.core.events import Side, Trade
+from clobflow.core.events import Side, Trade, WalletTrade
 from clobflow.core.markets import BinaryMarket
 from clobflow.core.orders import ExecutionReport, OrderIntent, OrderType
 
@@ -58,6 +70,17 @@ class StrategyContext(Protocol):
 
     def open_orders(self, condition_id: str | None = None) -> list[OrderView]: ...
 
+    def held(self, condition_id: str) -> int:
+        """Shares this strategy holds on the market (both tokens; 0 when flat)."""
+
+    def entry_room(self, condition_id: str) -> int:
+        """Notional (collateral micro-units) an entry on the market may still add before the
+        risk layer's market or total exposure limit refuses it. Size or skip with it."""
+
+    def latency_ns(self) -> int:
+        """Wall-clock ns since the kernel took the event being handled (a measurement for a
+        latency output only: never put it in files that must be byte-identical)."""
+
     def submit(
         self,
         *,
@@ -74,8 +97,7 @@ class StrategyContext(Protocol):
         inputs: dict[str, Any] | None = None,
     ) -> OrderIntent | None:
         """Ask for an order. Risk checks it at once; returns the intent if it went to execution,
-        ``None`` if risk (or the store's one-open-position rule) refused it. Both outcomes are
-        journaled with their reason code."""
+        ``None`` if risk refused it. Both outcomes are journaled with their reason code."""
 
     def cancel(self, client_order_id: str, reason: str) -> None: ...
 
@@ -96,6 +118,24 @@ class StrategyContext(Protocol):
         """Record a decision (or a skipped one) with a stable reason code."""
 
 
+class RunInfo(msgspec.Struct, frozen=True):
+    """What a strategy with files of its own needs to know about the run (``attach_run``).
+
+    - ``out_dir``: the run's folder.
+    - ``reproducible``: a rerun must give byte-identical files (a backtest): capture everything
+      (wait rather than drop) and write no wall-clock values into them.
+    """
+
+    out_dir: Path
+    reproducible: bool = True
+
+
+STRATEGY_EVENTS: dict[type, str] = {Trade: "on_trade", WalletTrade: "on_wallet_trade"}
+"""Event type -> the ``Strategy`` handler that receives it, ``handler(ctx, event)``. (Books,
+order reports, timers and resolutions have handlers with richer signatures, called by the
+kernel.)"""
+
+
 class Strategy:
     """Base class: override the handlers you need. ``name`` identifies the strategy in the
     journal, the store and the report."""
@@ -111,6 +151,9 @@ class Strategy:
     def on_trade(self, ctx: StrategyContext, trade: Trade) -> None:
         """A public trade print."""
 
+    def on_wallet_trade(self, ctx: StrategyContext, trade: WalletTrade) -> None:
+        """A watched wallet traded (copy trading, whale watching)."""
+
     def on_order_event(self, ctx: StrategyContext, order: OrderView, report: ExecutionReport) -> None:
         """One of this strategy's orders changed (accepted, filled, cancelled, rejected...)."""
 
@@ -123,7 +166,7 @@ class Strategy:
     def on_stop(self, ctx: StrategyContext) -> None:
         """Called once after the last event."""
 
-    def attach_run(self, out_dir: Path, mode: str) -> None:
-        """The run's folder (journal, report) and mode (``backtest``/``paper``/``shadow``/
-        ``live``): a strategy with files of its own (e.g. a decision log) writes them there.
-        Called once before ``on_start`` when the run has a folder."""
+    def attach_run(self, run: RunInfo) -> None:
+        """The run's folder and what its files must be (``RunInfo``): a strategy with files of
+        its own (e.g. a decision log) writes them there. Called once before ``on_start`` when the
+        run has a folder."""

@@ -20,6 +20,11 @@ shares at that price (at least the market's minimum size). The order is a FAK at
 never rests; the engine's risk layer then applies the safety checks (signal age, price
 deviation, spread, fee rate, duplicate position in memory and in the store, recent order on
 the token). Every evaluation is journaled with the reason it passed or failed.
+
+While ``ctx.can_trade()`` is False (kill switch tripped, breaker open) the strategy does not
+evaluate at all: the kernel's one ``halted`` line says why, and no order is sent to be refused.
+The one-position-per-market rule is the risk layer's (``one_position_per_market: true`` in
+``risk_limits``); the strategy reads ``ctx.has_position`` only to journal the skip early.
 """
 
 from __future__ import annotations
@@ -122,6 +127,8 @@ class ImbalanceStrategy(Strategy):
         self.signals = 0
 
     def on_book(self, ctx: StrategyContext, market: BinaryMarket, asset_id: str) -> None:
+        if not ctx.can_trade():
+            return
         self.evaluations += 1
         cid = market.condition_id
         view = ctx.view(cid)

@@ -2,7 +2,7 @@
 at that moment (``_log``; a steady skip is one row, ``_skip``), taker-detection hits on a market
 (``_on_hit``) and across a neg-risk event (``_detect_event``), and stream observations (flash
 moves, books turning untrusted: ``_observe``). A mixin of ``CompleteSetStrategy``: it reads the
-strategy's ``log``, ``lim``, ``mode``, detectors and ``_events``; it decides nothing.
+strategy's ``log``, ``lim``, ``reproducible``, detectors and ``_events``; it decides nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class DecisionRecording:
 
     log: Any
     lim: Any
-    mode: str
+    reproducible: bool
     detector: Any
     multi_detector: Any
     _events: dict[str, list[BinaryMarket]]
@@ -98,9 +98,9 @@ class DecisionRecording:
         log = self.log
         if log is None:
             return
-        if latency is not None and self.mode == "backtest":
-            # wall time differs between reruns; a backtest's log must be byte-identical, so the
-            # measured delay goes to ``leg_latencies_ns`` (latency.json) only
+        if latency is not None and self.reproducible:
+            # wall time differs between reruns; a reproducible run's log must be byte-identical,
+            # so the measured delay goes to ``leg_latencies_ns`` (latency.json) only
             latency = None
         yb = ctx.book(pm.token[UP])
         nb = ctx.book(pm.token[DOWN])

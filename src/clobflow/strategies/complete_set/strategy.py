@@ -18,7 +18,11 @@ A fill on one side fires the pre-computed second leg at once (``_second_leg``): 
 other token's ask when ``ask + fee <= 1 − margin − avg cost of the filled side``, else a post-
 only bid for exactly the unmatched shares, which the chase then steps toward the book every
 ``chase_interval_s`` up to that ceiling for at most ``chase_max_s``. The wall time from the fill
-event to that order is measured (``leg_latencies_ns``).
+event to that order is measured by the kernel (``ctx.latency_ns``; kept in ``leg_latencies_ns``).
+
+Halts and limits: while ``ctx.can_trade()`` is False (kill switch, breaker) the bot pulls its
+quotes and sends no new entries (unwinds stay allowed). A BUY that the risk layer's exposure
+limits would refuse (``ctx.entry_room``) is shrunk to the room left or not sent (``no_room``).
 
 Every decision goes to the ``DecisionLog`` (captured as a tuple, written in the background)
 with both tops, inventory, margin, threshold, time left, toxic severity and state
@@ -28,7 +32,6 @@ with both tops, inventory, margin, threshold, time left, toxic severity and stat
 from __future__ import annotations
 
 from pathlib import Path
-from time import perf_counter_ns
 
 from clobflow.book.book_set import TrackedBook
 from clobflow.book.trust import Trust
@@ -36,7 +39,7 @@ from clobflow.core.events import Side, Trade
 from clobflow.core.markets import BinaryMarket
 from clobflow.core.numbers import ONE, SCALE
 from clobflow.core.orders import ExecutionReport, Filled, OrderType, Rejected, notional
-from clobflow.strategies.base import OrderView, Strategy, StrategyContext
+from clobflow.strategies.base import OrderView, RunInfo, Strategy, StrategyContext
 from clobflow.strategies.complete_set import pricing as P
 from clobflow.strategies.complete_set.config import CompleteSetConfig, Limits
 from clobflow.strategies.complete_set.decision_log import DecisionLog
@@ -61,21 +64,21 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
         self.pairs: dict[str, PairMarket] = {}
         self.log: DecisionLog | None = None
         self.out_dir: Path | None = None
-        self.mode = "backtest"
+        self.reproducible = True
         self.leg_latencies_ns: list[int] = []
         self._order_market: dict[str, str] = {}
         self.report_text: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def attach_run(self, out_dir: Path, mode: str) -> None:
-        self.out_dir = out_dir
-        self.mode = mode
+    def attach_run(self, run: RunInfo) -> None:
+        self.out_dir = run.out_dir
+        self.reproducible = run.reproducible
 
     def on_start(self, ctx: StrategyContext) -> None:
         if self.log is None:
             self.log = DecisionLog(self.out_dir, capacity=self.config.decision_log_capacity,
-                                   lossless=self.mode == "backtest",
+                                   lossless=self.reproducible,
                                    tolerance_ppm=self.lim.review_tolerance_ppm, set_size=self.lim.quote_size)
 
     def on_stop(self, ctx: StrategyContext) -> None:
@@ -284,7 +287,7 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
 
     def _try_taker(self, ctx: StrategyContext, pm: PairMarket, side: str, size: int, avg: int,
                    ask: int | None, margin: int, left: int, sev: int, action: str,
-                   t0: int | None = None) -> bool:
+                   timed: bool = False) -> bool:
         """A FAK for ``size`` shares of ``side`` when its ask clears the ceiling (``1 − margin −
         avg``, ``avg`` the other side's average cost) after fees."""
         if not self.config.taker_second_leg or ask is None or size <= 0:
@@ -296,9 +299,9 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
         for w in pm.live(side, LEG):
             self._cancel(ctx, pm, w, "taker_leg", log=False)
         oid = self._submit(ctx, pm, side, TAKER, limit, size, OrderType.FAK, action, margin, left, sev,
-                           reason="taker", t0=t0, log=False)
+                           reason="taker", log=False)
         if oid is not None:
-            latency = perf_counter_ns() - t0 if t0 is not None else None
+            latency = ctx.latency_ns() if timed else None
             if latency is not None:
                 self.leg_latencies_ns.append(latency)
             pair = ONE - avg - ask - P.fee_per_share(ask, pm.schedule)  # at the touch, after the fee
@@ -309,7 +312,6 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
     # -- fills and the second leg ---------------------------------------------------------------
 
     def on_order_event(self, ctx: StrategyContext, order: OrderView, report: ExecutionReport) -> None:
-        t0 = perf_counter_ns()
         oid = order.intent.client_order_id
         cid = self._order_market.get(oid)
         pm = self.pairs.get(cid) if cid is not None else None
@@ -328,7 +330,7 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
             self._log(ctx, pm, "fill", f.liquidity.value, side=w.side, price=f.price, size=f.size, order_id=oid,
                       detail={"fee": f.fee, "purpose": w.purpose})
             if f.side == Side.BUY and w.purpose in (QUOTE, LEG):
-                self._second_leg(ctx, pm, w.side, f.size, t0)
+                self._second_leg(ctx, pm, w.side, f.size)
         elif type(report) is Rejected and w is not None:
             self._log(ctx, pm, "skip", f"rejected_{report.reason}", side=w.side, price=w.price, size=w.size,  # type: ignore[attr-defined]
                       order_id=oid)
@@ -336,7 +338,7 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
             pm.orders.pop(oid, None)
             self._order_market.pop(oid, None)
 
-    def _second_leg(self, ctx: StrategyContext, pm: PairMarket, filled_side: str, size: int, t0: int) -> None:
+    def _second_leg(self, ctx: StrategyContext, pm: PairMarket, filled_side: str, size: int) -> None:
         """A fill of ``size`` on ``filled_side``: buy the same number of shares of the other side
         now (taker if it clears the margin, else a maker bid at the chase start)."""
         now = ctx.now_ns
@@ -357,7 +359,7 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
         book = tb.book if tb is not None else None
         ask = book.best_ask() if book is not None else None
         sev = self.toxic.market_severity((pm.token[UP], pm.token[DOWN]), now)
-        if self._try_taker(ctx, pm, behind, qty, avg, ask, margin, left, sev, "second_leg", t0):
+        if self._try_taker(ctx, pm, behind, qty, avg, ask, margin, left, sev, "second_leg", timed=True):
             pm.count("second_legs_taker")
             return
         if left < self.lim.hard_stop_ns or book is None:
@@ -376,7 +378,7 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
         oid = self._submit(ctx, pm, behind, LEG, price, qty, OrderType.GTC, "second_leg", margin, left, sev,
                            reason="maker", log=False)
         if oid is not None:
-            latency = perf_counter_ns() - t0
+            latency = ctx.latency_ns()
             self.leg_latencies_ns.append(latency)
             pm.count("second_legs_maker")
             self._log(ctx, pm, "second_leg", "maker", side=behind, price=price, size=qty,
@@ -411,9 +413,15 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
 
     def _submit(self, ctx: StrategyContext, pm: PairMarket, side: str, purpose: str, price: int, size: int,
                 otype: OrderType, action: str, margin: int | None, left: int, sev: int, *, reason: str = "open",
-                order_side: Side = Side.BUY, t0: int | None = None, log: bool = True) -> str | None:
+                order_side: Side = Side.BUY, log: bool = True) -> str | None:
         now = ctx.now_ns
         price = min(max(price, pm.tick), ONE - pm.tick)  # the venue's price range [tick, 1 − tick]
+        if order_side == Side.BUY and notional(price, size) > (room := ctx.entry_room(pm.cid)):
+            # Risk would refuse it (market or total exposure): send what fits, in whole shares.
+            size = room * SCALE // price // SCALE * SCALE
+            if size < pm.min_size or notional(price, size) < ONE and otype is OrderType.FAK:
+                self._skip(ctx, pm, "no_room", sev, left)
+                return None
         intent = ctx.submit(market=pm.cid, asset_id=pm.token[side], side=order_side, price=price, size=size,
                             order_type=otype, reason=f"{action}_{reason}", signal_ns=now,
                             post_only=otype is OrderType.GTC)
