@@ -209,3 +209,23 @@ def test_max_adds_and_one_position_per_market_are_risk_config():
     k.on_event(MarketResolved(m.condition_id, "1", m.token_ids, m.yes.token_id, "Up", T0 + 15 * MIN,
                               T0 + 15 * MIN))
     assert not k.has_position("one", m.condition_id) and journal.entries[-1].action == "settle"
+
+
+def test_a_breaker_halt_is_one_line_and_its_end_one_more():
+    s = Scripted()
+    k, clock, bs, journal = kernel([s], RiskConfig(breaker_max_failures=1, breaker_cooloff_s=60, cooldown_s=0,
+                                                   recent_order_window_s=0, one_position_per_market=False))
+    m = market()
+    k.add_market(m)
+    k.start()
+    t = T0 + MIN
+    books(k, clock, bs, m, 480_000, 500_000, t)
+    assert _buy(s, m, 1) is not None  # 1 share: below the market's minimum, the venue rejects it
+    k.process_due(t)
+    assert s.ctx is not None and not s.ctx.can_trade()
+    halted = [e for e in journal.entries if e.action == "halted"]
+    assert [(e.reason, e.inputs["breaker_failures"]) for e in halted] == [("breaker_open", 1)]
+    for i in range(1, 30):  # the cool-off runs; the timer notices its end exactly once
+        books(k, clock, bs, m, 480_000, 500_000, t + i * 3 * 10**9)
+    assert [e.action for e in journal.entries if e.action in ("halted", "resumed")] == ["halted", "resumed"]
+    assert s.ctx.can_trade() and k.halted == {}

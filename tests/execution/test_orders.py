@@ -3,6 +3,7 @@ and the transition hook."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 
 from clobflow.core.errors import InvariantBroken
@@ -243,3 +244,40 @@ def test_queries():
 
 def test_intent_defaults_are_gtc():
     assert intent("x", "yes-token", BUY, PRICE, SIZE).order_type is GTC
+
+
+def test_fill_id_memory_is_bounded_and_duplicates_within_the_window_are_still_ignored():
+    om = OrderManager(recent_fill_ids=3)
+    for i in range(5):
+        om.create(intent(f"o{i}", "yes-token", BUY, PRICE, SIZE), 1)
+        om.mark_submitted(f"o{i}", 2)
+        om.apply(fill(4 * S, coid=f"o{i}", fill_id=f"t{i}-a"))
+        assert list(om.get(f"o{i}").fill_ids) == [f"t{i}-a"]  # a live order keeps its own ids
+        om.apply(fill(4 * S, coid=f"o{i}", fill_id=f"t{i}-a"))  # resent while live: ignored
+        om.apply(fill(6 * S, coid=f"o{i}", fill_id=f"t{i}-b"))  # now FILLED: ids move to the window
+        assert not om.get(f"o{i}").fill_ids
+    assert len(om._fill_ids) == 3  # the window, not every id of the run
+    om.apply(fill(6 * S, coid="o4", fill_id="t4-b"))  # a late duplicate within the window
+    om.apply(fill(4 * S, coid="o4", fill_id="t4-a"))
+    om.apply(fill(4 * S, coid="o3", fill_id="t3-b"))
+    assert om.counters["duplicate_fills"] == 5 + 3 and om.counters["fills"] == 10
+    with pytest.raises(InvariantBroken):  # older than the window: the terminal-state invariant speaks
+        om.apply(fill(4 * S, coid="o0", fill_id="t0-a"))
+
+
+def test_open_orders_are_indexed_by_market_and_strategy():
+    om = OrderManager()
+    om.create(intent("a", "yes-token", BUY, PRICE, SIZE, market="m1"), 1)
+    om.create(msgspec.structs.replace(intent("b", "no-token", SELL, PRICE, SIZE, market="m1"), strategy="other"), 1)
+    om.create(intent("c", "x-token", BUY, PRICE, SIZE, market="m2"), 1)
+    assert [o.client_order_id for o in om.open_orders(market="m1")] == ["a", "b"]
+    assert [o.client_order_id for o in om.open_orders(market="m1", strategy="other")] == ["b"]
+    assert [o.client_order_id for o in om.open_orders(strategy="test")] == ["a", "c"]
+    assert [o.client_order_id for o in om.open_orders(market="m1", asset_id="no-token")] == ["b"]
+    assert om.live_count("test", "m1") == 1 and om.live_buy("test", "m1") and not om.live_buy("other", "m1")
+    assert [o.client_order_id for o in om.in_flight("m2")] == ["c"]
+    om.mark_submitted("a", 2)
+    om.apply(Cancelled(client_order_id="a", ts_ns=3, reason="requested"))
+    assert [o.client_order_id for o in om.open_orders(market="m1")] == ["b"]
+    assert om.live_count("test", "m1") == 0 and om.open_orders(market="m1", strategy="test") == []
+    assert om.open_orders(market="nowhere") == []

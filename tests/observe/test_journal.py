@@ -37,3 +37,60 @@ def test_a_fill_is_on_disk_even_if_the_process_dies_without_closing(tmp_path):
     got = read_journal(path)
     assert got[-1].action == "fill" and got[-1].inputs["price"] == 480000
     assert len(got) == 1001  # everything before the fill too, in order; the trailing skip was buffered
+
+
+def test_no_journal_write_between_a_decision_and_its_order(tmp_path):
+    """Inside the kernel: from the moment an event reaches the dispatch until the order is handed
+    to execution, the journal file does not grow (the signal, the order row and the transition
+    are written after); the fill that follows is on disk at once, without a close."""
+    from tests.strategies.test_imbalance import MIN, T0, World, market
+
+    path = tmp_path / "journal.jsonl"
+    w = World()
+    jf = JsonlJournalFile(path)
+    w.journal.add_sink(jf)
+    m = market()
+    w.add(m)
+    k = w.k
+    at_dispatch: list[int] = []
+    at_submit: list[int] = []
+    dispatch, submit = k.dispatch, k.execution.submit
+
+    def spy_dispatch(ev, touched, now):
+        at_dispatch.append(path.stat().st_size)
+        dispatch(ev, touched, now)
+
+    def spy_submit(order, now):
+        at_submit.append((len(at_dispatch), path.stat().st_size))
+        submit(order, now)
+
+    k.dispatch = spy_dispatch
+    k.execution.submit = spy_submit
+    w.books_for(m, 480_000, 500_000, 300, 50, T0 + MIN)  # bid-heavy: signal -> order -> fill
+    assert len(at_submit) == 1
+    n, size = at_submit[0]
+    assert size == at_dispatch[n - 1]  # nothing written since the event that decided
+    on_disk = [e.action for e in read_journal(path)]  # no close: what a crash would leave
+    assert "signal" in on_disk and on_disk.index("signal") < on_disk.index("order") < on_disk.index("fill")
+    jf.close()
+
+
+def test_a_kernel_fill_survives_kill_9(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    code = (
+        "import os\n"
+        "from clobflow.observe.journal import JsonlJournalFile\n"
+        "from tests.strategies.test_imbalance import MIN, T0, World, market\n"
+        f"w = World(); w.journal.add_sink(JsonlJournalFile({str(path)!r}))\n"
+        "m = market(); w.add(m)\n"
+        "w.books_for(m, 480_000, 500_000, 300, 50, T0 + MIN)\n"
+        "assert w.k.counters['fills'] == 1\n"
+        "for i in range(50): w.journal.record(T0, 'imbalance', 'skip', 'x', passed=False)\n"
+        "os._exit(9)  # no close, no flush, no atexit\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], env=os.environ.copy(), cwd=os.getcwd())
+    assert res.returncode == 9
+    got = read_journal(path)
+    fills = [e for e in got if e.action == "fill"]
+    assert len(fills) == 1 and fills[0].inputs["price"] == 500_000
+    assert [e.action for e in got].count("order") == 1 and got[-1].action != "skip"

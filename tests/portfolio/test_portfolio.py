@@ -149,6 +149,16 @@ def test_bad_fills_raise_and_duplicates_are_ignored():
         p.apply_fill(Fill("x", "o", "s", "m9", "m1-yes", Side.BUY, 500_000, SH, 0, Liquidity.MAKER, 1))
 
 
+def test_fill_id_memory_is_a_bounded_window():
+    p = Portfolio(100 * USD, fill_id_window=2)
+    for i in range(4):
+        assert p.apply_fill(fill(Side.BUY, 500_000, SH, fid=f"f{i}")) is True
+    assert len(p._fill_ids) == 2
+    assert p.apply_fill(fill(Side.BUY, 500_000, SH, fid="f3")) is False  # within the window: ignored
+    assert p.apply_fill(fill(Side.BUY, 500_000, SH, fid="f2")) is False
+    assert p.position("m1-yes").size == 4 * SH
+
+
 def test_equity_and_unrealized_with_marks():
     p = Portfolio(1_000 * USD)
     p.apply_fill(fill(Side.BUY, 600_000, 10 * SH))

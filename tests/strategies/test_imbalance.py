@@ -171,3 +171,28 @@ def test_entry_not_filled_releases_the_market():
     assert w.k.counters["orders"] == 1 and w.k.counters["fills"] == 0
     assert "rejected" in [e.reason for e in w.journal.entries if e.action == "order_event"]
     assert not w.k.has_position("imbalance", m.condition_id)
+
+
+def test_the_kill_switch_halts_signals_with_one_halted_line():
+    """A sweep-like run: the first entry loses at once (its bid collapses), the drawdown trips the
+    kill switch, and every later bid-heavy book on other markets is left alone: one ``halted``
+    line, no further signal, order or ``kill_switch`` reject."""
+    w = World(cooldown_minutes=0, max_positions=50)
+    w.k.risk["imbalance"].kill_switch.max_drawdown = 5 * S
+    ms = [market(i) for i in range(6)]
+    for m in ms:
+        w.add(m)
+    w.books_for(ms[0], 480_000, 500_000, 300, 50, T0 + MIN)
+    assert w.k.counters["fills"] == 1
+    w.books_for(ms[0], 100_000, 500_000, 50, 50, T0 + MIN + 2 * 10**9)  # marked at 0.10: -$8
+    assert not w.k.risk["imbalance"].can_trade(T0 + MIN + 2 * 10**9)
+    orders = w.k.counters["orders"]
+    signals = w.reasons().count("buy_yes")
+    for n in range(20):
+        for m in ms[1:]:
+            w.books_for(m, 480_000, 500_000, 300, 50, T0 + 2 * MIN + n * 10**9)
+    halted = [e for e in w.journal.entries if e.action == "halted"]
+    assert len(halted) == 1 and halted[0].reason == "kill_switch" and halted[0].inputs["trigger"] == "drawdown"
+    assert w.k.counters["orders"] == orders and w.reasons().count("buy_yes") == signals
+    assert not [e for e in w.journal.entries if e.action == "risk_reject"]
+    assert "resumed" not in [e.action for e in w.journal.entries]

@@ -102,7 +102,7 @@ class Order:
         self.updated_ns = now_ns
         self.last_reason = "created"
         self.message = ""
-        self.fill_ids: set[str] = set()  # while live; moved to the manager's window when terminal
+        self.fill_ids: dict[str, None] = {}  # while live, in arrival order; then to the manager's window
         self._cost = 0  # sum of price * size over fills (micro * micro): exact average
 
     @property
@@ -310,7 +310,7 @@ class OrderManager:
             raise InvariantBroken(f"fill {f.fill_id} of {f.size} with {o.remaining} remaining on {i.client_order_id}")
         if (f.price > i.price) if i.side == Side.BUY else (f.price < i.price):
             raise InvariantBroken(f"fill {f.fill_id} at {f.price} beyond limit {i.price} of {i.client_order_id}")
-        o.fill_ids.add(f.fill_id)
+        o.fill_ids[f.fill_id] = None
         self.counters["fills"] += 1
         o.filled_size += f.size
         o._cost += f.price * f.size
@@ -349,4 +349,4 @@ class OrderManager:
                 del self._by_strategy[key]
         for fid in o.fill_ids:
             self._fill_ids.add(fid)
-        o.fill_ids = set()
+        o.fill_ids = {}
