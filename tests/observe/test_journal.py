@@ -54,17 +54,19 @@ def test_no_journal_write_between_a_decision_and_its_order(tmp_path):
     k = w.k
     at_dispatch: list[int] = []
     at_submit: list[int] = []
-    dispatch, submit = k.dispatch, k.execution.submit
+    submit = k.execution.submit
 
-    def spy_dispatch(ev, touched, now):
-        at_dispatch.append(path.stat().st_size)
-        dispatch(ev, touched, now)
+    def spy(handler):
+        def spy_handler(ev, touched, now):
+            at_dispatch.append(path.stat().st_size)
+            handler(ev, touched, now)
+        return spy_handler
 
     def spy_submit(order, now):
         at_submit.append((len(at_dispatch), path.stat().st_size))
         submit(order, now)
 
-    k.dispatch = spy_dispatch
+    k._dispatch = {t: spy(h) for t, h in k._dispatch.items()}  # every handler of the one dispatch
     k.execution.submit = spy_submit
     w.books_for(m, 480_000, 500_000, 300, 50, T0 + MIN)  # bid-heavy: signal -> order -> fill
     assert len(at_submit) == 1

@@ -158,6 +158,9 @@ class Kernel:
             table[ev_type] = _forward(routes)
         self._trade_routes = [(s.on_trade, self._ctx[s.name]) for s in self.strategies
                               if type(s).on_trade is not Strategy.on_trade]
+        self._book_routes = [(s.on_book, self._ctx[s.name]) for s in self.strategies]
+        self._timer_routes = [(s.on_timer, self._ctx[s.name]) for s in self.strategies
+                              if type(s).on_timer is not Strategy.on_timer]
         return table
 
     # -- markets ---------------------------------------------------------------------------
@@ -213,7 +216,10 @@ class Kernel:
         now = self.clock.now_ns()
         self.counters["events"] += 1
         self.process_due(now)
-        self.dispatch(ev, touched, now)
+        h = self._dispatch.get(type(ev))  # = self.dispatch, inlined: this is the hot path
+        if h is not None:
+            self._t0 = perf_counter_ns()
+            h(ev, touched, now)
         if now >= self._next_timer_ns or now < self._next_timer_ns - 2 * self._timer_ns:
             # After the event: the venue matched our resting orders against this update before
             # anything we decide on the timer could reach it. (The second case: market time
@@ -250,26 +256,27 @@ class Kernel:
         self._settle(ev, now)
 
     def _on_timer_event(self, ev: TimerFired, touched: tuple[str, ...], now: int) -> None:
-        for s in self.strategies:
-            s.on_timer(self._ctx[s.name], ev.ts_ns)
+        for handler, ctx in self._timer_routes:
+            handler(ctx, ev.ts_ns)
 
     def _after_books(self, touched: tuple[str, ...], now: int) -> None:
         portfolio = self.portfolio
         token_market = self.token_market
-        seen: list[str] = []
+        resolved = self.resolved
+        seen: dict[str, str] = {}  # market -> its first touched token, in touch order
         for asset in touched:
             if portfolio.holds(asset):
                 bid = self.books.get_book(asset).best_bid()
                 if bid is not None:
                     portfolio.mark(asset, bid)
             cid = token_market.get(asset)
-            if cid is not None and cid not in seen and cid not in self.resolved:
-                seen.append(cid)
-        for cid in seen:
-            m = self.markets[cid]
-            first = next(a for a in touched if token_market.get(a) == cid)
-            for s in self.strategies:
-                s.on_book(self._ctx[s.name], m, first)
+            if cid is not None and cid not in seen and cid not in resolved:
+                seen[cid] = asset
+        markets = self.markets
+        for cid, first in seen.items():
+            m = markets[cid]
+            for handler, ctx in self._book_routes:
+                handler(ctx, m, first)
 
     def process_due(self, now: int) -> None:
         """Apply every execution report due by ``now`` (simulated latency, venue answers)."""
@@ -290,9 +297,11 @@ class Kernel:
         self._next_timer_ns = now + self._timer_ns
         self.books.check_stale(now)
         self._sample(now)
-        for name in list(self.halted):
-            self.risk[name].can_trade(now)  # a breaker's cool-off ends here (-> resumed)
-        self.dispatch(TimerFired(now), (), now)
+        if self.halted:
+            for name in list(self.halted):
+                self.risk[name].can_trade(now)  # a breaker's cool-off ends here (-> resumed)
+        if self._timer_routes:
+            self.dispatch(TimerFired(now), (), now)
         self.journal.end_of_event()
 
     def _sample(self, now: int) -> None:
@@ -464,11 +473,12 @@ def _forward(routes: list[tuple[Callable[[Any, Any], None], StrategyCtx]]) -> Ha
 class StrategyCtx:
     """The ``StrategyContext`` the kernel gives one strategy."""
 
-    __slots__ = ("_k", "_s")
+    __slots__ = ("_k", "_s", "_risk")
 
     def __init__(self, kernel: Kernel, strategy: Strategy) -> None:
         self._k = kernel
         self._s = strategy
+        self._risk = kernel.risk[strategy.name]
 
     @property
     def now_ns(self) -> int:
@@ -503,7 +513,8 @@ class StrategyCtx:
         return self._k.orders.open_orders(market=condition_id, strategy=self._s.name)
 
     def can_trade(self) -> bool:
-        return self._k.risk[self._s.name].can_trade(self._k.clock.now_ns())
+        r = self._risk
+        return r.gate_open or r.can_trade(self._k.clock.now_ns())
 
     def entry_room(self, condition_id: str) -> int:
         return self._k.risk[self._s.name].entry_room(_RiskView(self._k, self._s.name), condition_id)

@@ -59,9 +59,13 @@ class Journal:
         end = getattr(sink, "end_of_event", None)
         if callable(end):
             self._ends.append(end)
+            # the hot path calls this once per event: with one such sink, call it directly
+            self.end_of_event = end if len(self._ends) == 1 else self._end_all  # type: ignore[method-assign]
 
     def end_of_event(self) -> None:
         """The current event is handled (its orders are out): sinks may write now."""
+
+    def _end_all(self) -> None:
         for end in self._ends:
             end()
 

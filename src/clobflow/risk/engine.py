@@ -82,7 +82,7 @@ class RiskEngine:
     ``counts`` tallies decisions by reason (``"ok"`` included).
     """
 
-    __slots__ = ("config", "breaker", "kill_switch", "counts", "on_gate", "_last_entry", "_can_trade",
+    __slots__ = ("config", "breaker", "kill_switch", "counts", "on_gate", "_last_entry", "_can_trade", "gate_open",
                  "_max_positions", "_one_per_market", "_max_adds", "_max_market", "_max_total", "_cooldown_ns",
                  "_min_to_close_ns", "_max_signal_ns", "_max_dev_ppm", "_max_spread",
                  "_max_fee_bps", "_recent_ns", "_require_trusted", "_max_live")
@@ -105,6 +105,7 @@ class RiskEngine:
         self._require_trusted = cfg.require_trusted_book
         self._max_live = cfg.max_live_orders_per_market
         self._can_trade = True
+        self.gate_open = True  # the flag itself, for the hot path: True means can_trade is True
         self.on_gate: Callable[[bool], None] | None = None
         self._last_entry: dict[str, int] = {}
         self.counts: dict[str, int] = {}
@@ -126,7 +127,7 @@ class RiskEngine:
 
     def _refresh(self) -> None:
         was = self._can_trade
-        self._can_trade = not self.kill_switch.tripped and self.breaker.state is BreakerState.CLOSED
+        self._can_trade = self.gate_open = not self.kill_switch.tripped and self.breaker.state is BreakerState.CLOSED
         if self._can_trade is not was and self.on_gate is not None:
             self.on_gate(self._can_trade)
 
