@@ -22,7 +22,7 @@ event to that order is measured by the kernel (``ctx.latency_ns``; kept in ``leg
 
 Halts and limits: while ``ctx.can_trade()`` is False (kill switch, breaker) the bot pulls its
 quotes and sends no new entries (unwinds stay allowed). A BUY that the risk layer's exposure
-limits would refuse (``ctx.entry_room``) is shrunk to the room left or not sent (``no_room``).
+limits would refuse (``ctx.entry_room``) is not sent (``no_room``), so risk rejects stay rare.
 
 Every decision goes to the ``DecisionLog`` (captured as a tuple, written in the background)
 with both tops, inventory, margin, threshold, time left, toxic severity and state
@@ -416,12 +416,11 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
                 order_side: Side = Side.BUY, log: bool = True) -> str | None:
         now = ctx.now_ns
         price = min(max(price, pm.tick), ONE - pm.tick)  # the venue's price range [tick, 1 − tick]
-        if order_side == Side.BUY and notional(price, size) > (room := ctx.entry_room(pm.cid)):
-            # Risk would refuse it (market or total exposure): send what fits, in whole shares.
-            size = room * SCALE // price // SCALE * SCALE
-            if size < pm.min_size or notional(price, size) < ONE and otype is OrderType.FAK:
-                self._skip(ctx, pm, "no_room", sev, left)
-                return None
+        if order_side == Side.BUY and notional(price, size) > ctx.entry_room(pm.cid):
+            # Risk would refuse it (market or total exposure): do not send it. (Not shrunk to fit:
+            # a smaller quote or leg would break the equal-shares pairing the bot sizes for.)
+            self._skip(ctx, pm, "no_room", sev, left)
+            return None
         intent = ctx.submit(market=pm.cid, asset_id=pm.token[side], side=order_side, price=price, size=size,
                             order_type=otype, reason=f"{action}_{reason}", signal_ns=now,
                             post_only=otype is OrderType.GTC)
