@@ -32,7 +32,8 @@ from clobflow.engine.modes import build_kernel, run_id_for, trust_policy
 from clobflow.engine.recording import RunRecorder
 from clobflow.observe.journal import Journal, JournalEntry, JsonlJournalFile
 
-LOGGED_ACTIONS = frozenset({"signal", "order", "fill", "risk_reject", "settle", "kill_switch", "breaker"})
+LOGGED_ACTIONS = frozenset({"signal", "order", "fill", "risk_reject", "settle", "halted", "resumed",
+                            "foreign_report", "position_conflict"})
 
 
 @dataclass

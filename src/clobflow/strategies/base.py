@@ -64,7 +64,8 @@ class StrategyContext(Protocol):
     def position(self, asset_id: str) -> PositionView | None: ...
 
     def has_position(self, condition_id: str) -> bool:
-        """An open position, an entry in flight, or an open position row in the store."""
+        """This strategy holds shares on the market (its own fills, or a position adopted from an
+        earlier run) or has an entry (a BUY) working there."""
 
     def open_position_count(self) -> int: ...
 
