@@ -122,6 +122,7 @@ class Kernel:
         self.markets: dict[str, BinaryMarket] = {}
         self.views: dict[str, BinaryBook] = {}
         self.token_market: dict[str, str] = {}
+        self.by_token: dict[str, BinaryMarket] = {}  # token -> its market (what execution looks up)
         self.resolved: dict[str, str] = {}  # condition id -> winning token
         self._ctx = {s.name: StrategyCtx(self, s) for s in strategies}
         self._by_name = {s.name: s for s in strategies}
@@ -170,6 +171,7 @@ class Kernel:
         self.markets[cid] = m
         for t in m.token_ids:
             self.token_market[t] = cid
+            self.by_token[t] = m
         self.views[cid] = BinaryBook(m, self.books.book(m.yes.token_id), self.books.book(m.no.token_id))
 
     def adopt_position(self, strategy: str, market: str, asset_id: str, *, size: int, cost: int, fees: int,

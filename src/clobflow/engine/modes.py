@@ -82,7 +82,7 @@ def build_kernel(
     risk = {s.name: RiskEngine(config.risk_for(s.config)) for s in strategies}
     portfolio = Portfolio(micros_from_number(config.engine.starting_cash_usd))
     kernel_ref: list[Kernel] = []
-    execution = make_execution(mode, config, lambda: _by_token(kernel_ref[0].markets), books)
+    execution = make_execution(mode, config, lambda: kernel_ref[0].by_token, books)  # kept by add_market
     k = Kernel(
         run_id=run_id, mode=mode, clock=clock, books=books, strategies=strategies, risk=risk,
         execution=execution, portfolio=portfolio, journal=journal, recorder=recorder,
@@ -97,10 +97,6 @@ def build_strategy(config: ImbalanceConfig | CompleteSetConfig) -> Strategy:
     if isinstance(config, CompleteSetConfig):
         return CompleteSetStrategy(config)
     return ImbalanceStrategy(config)
-
-
-def _by_token(markets: dict[str, BinaryMarket]) -> dict[str, BinaryMarket]:
-    return {t: m for m in markets.values() for t in m.token_ids}
 
 
 def trust_policy(config: AppConfig) -> TrustPolicy:

@@ -51,7 +51,8 @@ class Portfolio:
     """
 
     __slots__ = ("starting_cash", "cash", "fees_paid", "realized_pnl", "curve",
-                 "_positions", "_marks", "_markets", "_token_market", "_resolved", "_fill_ids")
+                 "_positions", "_by_market", "_total_cost", "_marks", "_markets", "_token_market", "_resolved",
+                 "_fill_ids")
 
     def __init__(self, starting_cash: int = 0, *, fill_id_window: int = 100_000) -> None:
         self.starting_cash = starting_cash
@@ -60,6 +61,10 @@ class Portfolio:
         self.realized_pnl = 0
         self.curve: list[EquityPoint] = []
         self._positions: dict[str, Position] = {}  # open positions only (size > 0)
+        # the same, by market (<= 2 tokens each), and their total cost: risk reads exposure on
+        # every entry, so it must not scan every open position
+        self._by_market: dict[str, dict[str, Position]] = {}
+        self._total_cost = 0
         self._marks: dict[str, int] = {}
         self._markets: dict[str, MarketSummary] = {}
         self._token_market: dict[str, str] = {}  # every token ever filled -> its market
@@ -109,8 +114,10 @@ class Portfolio:
             raise InvariantBroken(f"restore {asset_id}: size {size}, cost {cost}")
         if asset_id in self._positions:
             raise InvariantBroken(f"restore {asset_id}: a position is already open")
-        self._positions[asset_id] = Position(asset_id, market, size=size, cost=cost, fees=fees,
-                                             opened_ns=opened_ns, last_fill_ns=opened_ns)
+        pos = self._positions[asset_id] = Position(asset_id, market, size=size, cost=cost, fees=fees,
+                                                   opened_ns=opened_ns, last_fill_ns=opened_ns)
+        self._by_market.setdefault(market, {})[asset_id] = pos
+        self._total_cost += cost
         self._token_market[asset_id] = market
         self.cash -= cost
         s = self._summary(market)
@@ -123,10 +130,12 @@ class Portfolio:
         pos = self._positions.get(asset)
         if pos is None:
             pos = self._positions[asset] = Position(asset, fill.market, opened_ns=fill.ts_ns)
+            self._by_market.setdefault(fill.market, {})[asset] = pos
         notional = fill.notional
         outlay = notional + fee
         pos.size += size
         pos.cost += outlay
+        self._total_cost += outlay
         pos.fees += fee
         pos.last_fill_ns = fill.ts_ns
         self.cash -= outlay
@@ -150,6 +159,7 @@ class Portfolio:
         pnl = proceeds - fee - released
         pos.size -= size
         pos.cost -= released
+        self._total_cost -= released
         pos.fees += fee
         pos.realized += pnl
         pos.last_fill_ns = fill.ts_ns
@@ -163,7 +173,15 @@ class Portfolio:
         s.realized += pnl
         s.fills += 1
         if pos.size == 0:
-            del self._positions[asset]
+            self._close(pos)
+
+    def _close(self, pos: Position) -> None:
+        """Drop a flat position from the open tables."""
+        del self._positions[pos.asset_id]
+        held = self._by_market[pos.market]
+        del held[pos.asset_id]
+        if not held:
+            del self._by_market[pos.market]
 
     def _summary(self, cid: str) -> MarketSummary:
         s = self._markets.get(cid)
@@ -198,7 +216,7 @@ class Portfolio:
         if s is None:
             return None
         payout = cost = won = lost = 0
-        for pos in [p for p in self._positions.values() if p.market == cid]:
+        for pos in list(self._by_market.get(cid, {}).values()):
             if pos.asset_id not in market.token_ids:
                 raise InvariantBroken(f"position in {pos.asset_id} is recorded under market {cid}")
             # A winning share pays ONE per share: size (micro-shares) * ONE // SCALE == size.
@@ -211,10 +229,11 @@ class Portfolio:
             pos.realized += pnl
             payout += paid
             cost += pos.cost
+            self._total_cost -= pos.cost
             pos.size = 0
             pos.cost = 0
             pos.last_fill_ns = now_ns
-            del self._positions[pos.asset_id]
+            self._close(pos)
         pnl = payout - cost
         self.cash += payout
         self.realized_pnl += pnl
@@ -283,28 +302,27 @@ class Portfolio:
 
     def exposure(self, market: BinaryMarket | str) -> int:
         """Cost basis (fees included) of the open positions of ``market`` (micro-units)."""
-        cid = _cid(market)
-        return sum(p.cost for p in self._positions.values() if p.market == cid)
+        held = self._by_market.get(_cid(market))
+        return sum(p.cost for p in held.values()) if held else 0
 
     market_exposure = exposure
 
     def total_exposure(self) -> int:
-        """Cost basis (fees included) of all open positions (micro-units)."""
-        return sum(p.cost for p in self._positions.values())
+        """Cost basis (fees included) of all open positions (micro-units); O(1)."""
+        return self._total_cost
 
     def open_position_count(self) -> int:
         """Markets with an open position: YES and NO of one market (a complete set) count once,
         matching ``has_position(market)`` and the risk limit's notion of a position."""
-        return len({p.market for p in self._positions.values()})
+        return len(self._by_market)
 
     def has_position(self, market: BinaryMarket | str) -> bool:
-        cid = _cid(market)
-        return any(p.market == cid for p in self._positions.values())
+        return _cid(market) in self._by_market
 
     def market_size(self, market: BinaryMarket | str) -> int:
         """Shares held over the market's tokens (micro-units)."""
-        cid = _cid(market)
-        return sum(p.size for p in self._positions.values() if p.market == cid)
+        held = self._by_market.get(_cid(market))
+        return sum(p.size for p in held.values()) if held else 0
 
     def holds(self, token_id: str) -> bool:
         return token_id in self._positions
