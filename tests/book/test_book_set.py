@@ -92,6 +92,70 @@ def test_a_crossed_or_locked_snapshot_is_never_trusted():
     assert not bs.trust("A").trusted and bs.book("A").crossed()
 
 
+class _VouchForAnything:
+    """A checker that marks every book it sees trusted (a venue check that "matched"): the
+    BookSet's gate must still refuse to call a crossed book trusted."""
+
+    counters = ()
+
+    def bind(self, books):
+        self.books = books
+
+    def before_change(self, tb, change, ts_ns):
+        pass
+
+    def after_changes(self, tb, change, ts_ns):
+        self.books.mark(tb, Trust.TRUSTED, Reason.BBO_MATCH, ts_ns)
+
+    def on_delta(self, tb, event):
+        pass
+
+    def on_timer(self, tb, now_ns):
+        tb.pending = None
+        self.books.mark(tb, Trust.TRUSTED, Reason.BBO_MATCH, now_ns)
+
+
+def test_no_path_to_trusted_accepts_a_crossed_book():
+    """Every move to trusted passes one gate: a checker's match after a change or on the timer,
+    and an explicit ``mark`` (as a mirror seed does), all end ``crossed`` on a crossed book."""
+    bs = BookSet(checker=_VouchForAnything())
+    bs.on_event(snap())
+    bs.on_event(pc(ch(530_000, S), ts=5))  # crossed; the checker "matches" it
+    st = bs.trust("A")
+    assert (st.state, st.reason) == (Trust.SUSPECT, Reason.CROSSED)
+    assert all(s != Trust.TRUSTED for t, _, s, _ in bs.transitions if t == 5)  # never trusted, even briefly
+    st.pending = ("v", None, None, 0)
+    bs.check_stale(6)  # the timer's judgement
+    assert (st.state, st.reason) == (Trust.SUSPECT, Reason.CROSSED)
+    bs.mark(st, Trust.TRUSTED, Reason.MIRROR, 7)
+    assert (st.state, st.reason) == (Trust.SUSPECT, Reason.CROSSED)
+    bs.on_event(pc(ch(530_000, 0), ts=8))  # uncrossed: trusted again
+    assert st.trusted and st.tradeable
+
+
+def test_a_delta_that_crosses_makes_the_book_suspect():
+    bs = BookSet()
+    bs.on_event(snap())
+    bs.on_event(delta(520_000, S, side=Side.SELL, ts=4))  # no change of the top
+    assert bs.trust("A").trusted
+    bs.on_event(delta(470_000, S, side=Side.SELL, ts=5))  # an ask below the bid
+    assert (bs.trust("A").state, bs.trust("A").reason) == (Trust.SUSPECT, Reason.CROSSED)
+    bs.on_event(delta(470_000, -S, side=Side.SELL, ts=6))
+    assert bs.trust("A").reason == Reason.UNCROSSED and bs.trust("A").tradeable
+
+
+def test_tradeable_means_trusted_with_no_check_pending():
+    bs = BookSet()
+    tb = bs.track("A")
+    assert not tb.tradeable and tb.hold_reason == Reason.NO_SNAPSHOT
+    bs.on_event(snap())
+    assert tb.tradeable and tb.hold_reason == ""
+    tb.pending = ("v1", 500_000, 520_000, 2)  # what a venue checker keeps while it waits
+    assert tb.trusted and not tb.tradeable and tb.hold_reason == "pending_check"
+    bs.on_event(snap(ts=3))  # a snapshot replaces the book and its pending check
+    assert tb.tradeable
+
+
 def test_an_update_that_crosses_makes_the_book_suspect_until_it_uncrosses():
     bs = BookSet()
     bs.on_event(snap())

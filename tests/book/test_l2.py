@@ -102,3 +102,24 @@ def test_empty_book():
     assert b.imbalance() is None and b.walk(Side.BUY, 5) == (0, 0)
     b.set_level(Side.BUY, 500_000, 0)  # deleting a missing level is a no-op
     assert b.empty
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops, prices, prices)
+def test_remove_beyond_a_top_matches_naive_book(seq, bid_top, ask_top):
+    """``remove_bids_above(p)`` drops exactly the bids priced above p, ``remove_asks_below(p)``
+    exactly the asks priced below p, and each returns how many it dropped."""
+    book, ref = L2Book("t"), NaiveBook()
+    for side, price, size in seq:
+        book.set_level(side, price, size)
+        ref.set_level(side, price, size)
+    gone_b = [p for p in ref.sides[0] if p > bid_top]
+    gone_a = [p for p in ref.sides[1] if p < ask_top]
+    assert book.remove_bids_above(bid_top) == len(gone_b)
+    assert book.remove_asks_below(ask_top) == len(gone_a)
+    for p in gone_b:
+        ref.set_level(0, p, 0)
+    for p in gone_a:
+        ref.set_level(1, p, 0)
+    assert book.levels(BID) == ref.levels(0) and book.levels(ASK) == ref.levels(1)
+    assert book.remove_bids_above(bid_top) == 0 and book.remove_asks_below(ask_top) == 0

@@ -7,7 +7,11 @@ import pytest
 
 from clobflow.risk import Code, RiskConfig, RiskEngine
 
-from ._world import ASK, BID, CID, NO, NOTIONAL, NOW, S, buy, sell, world
+from clobflow.book.book_set import BookSet
+from clobflow.core.events import LevelChange, PriceChange, Side
+from clobflow.venues.polymarket.integrity import PolymarketIntegrity
+
+from ._world import ASK, BID, CID, NO, NOTIONAL, NOW, S, YES, World, buy, make_market, sell, world
 
 
 def decide(w, it, cfg: RiskConfig | None = None, now: int = NOW, engine: RiskEngine | None = None):
@@ -79,6 +83,24 @@ def test_book_suspect_and_the_relaxed_setting():
     d = decide(w, buy())
     assert d.reason == Code.BOOK_SUSPECT and d.detail["trust_reason"] == "stale"
     assert decide(w, buy(), RiskConfig(require_trusted_book=False)).ok
+
+
+def test_book_pending_check_and_the_relaxed_setting():
+    """A trusted book whose top disagrees with the venue's, while that version awaits its
+    judgement, is not tradeable: risk refuses it like a suspect book."""
+    w = World(books=BookSet(checker=PolymarketIntegrity()))
+    w.markets[CID] = make_market()
+    w.set_book([(BID, 100_000_000)], [(ASK, 100_000_000)])
+    # the venue's best bid 0.805 is a level this book does not have yet (same hash: pending)
+    w.books.on_event(PriceChange(CID, (LevelChange(YES, Side.BUY, 790_000, 5_000_000, 805_000, ASK, "v1"),), NOW, NOW))
+    tb = w.book(YES)
+    assert tb.trusted and not tb.tradeable
+    d = decide(w, buy())
+    assert d.reason == Code.BOOK_PENDING_CHECK and d.detail["trust_reason"] == "snapshot"
+    assert decide(w, buy(), RiskConfig(require_trusted_book=False)).ok
+    # the missing level arrives in the version's next message: the check passes, trading resumes
+    w.books.on_event(PriceChange(CID, (LevelChange(YES, Side.BUY, 805_000, 5_000_000, 805_000, ASK, "v1"),), NOW, NOW))
+    assert tb.tradeable and decide(w, buy()).ok
 
 
 def test_market_unknown():
@@ -249,7 +271,7 @@ def test_fee_rate_too_high_boundary():
 def test_reason_codes_are_stable_strings():
     codes = {v for k, v in vars(Code).items() if k.isupper()}
     assert codes == {
-        "ok", "book_missing", "book_untrusted", "book_suspect", "spread_too_wide", "price_deviation",
+        "ok", "book_missing", "book_untrusted", "book_suspect", "book_pending_check", "spread_too_wide", "price_deviation",
         "signal_stale", "too_close_to_close", "market_closed", "fee_rate_too_high", "max_positions",
         "position_exists", "market_exposure", "total_exposure", "cooldown", "recent_order",
         "duplicate_in_flight", "breaker_open", "kill_switch", "market_unknown", "max_adds",

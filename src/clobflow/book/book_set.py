@@ -11,7 +11,10 @@ Map:
 - ``LevelDelta`` adds a signed size; a level that would go negative untrusts the book
   (``negative_level``) and requests a resync.
 - Invariant after every snapshot and update: a trusted book is never crossed or locked. A
-  crossed book turns suspect (``crossed``) and heals when an update uncrosses it.
+  crossed book turns suspect (``crossed``) and heals when an update uncrosses it; every move to
+  trusted (snapshot, mirror seed, a checker's match) goes through ``_transition``, which turns
+  it into ``crossed`` instead when the book is crossed.
+- ``TrackedBook.tradeable``: trusted and no venue check pending (what strategies and risk use).
 - ``TickSizeChange`` drops the book and puts it on ``resync``.
 - ``FeedStatus("reconnecting")`` marks the named books untrusted until their new snapshot;
   ``"unsubscribed"`` forgets them; ``"stalled"`` makes trusted ones suspect.
@@ -43,6 +46,7 @@ from clobflow.core.events import (
 TRUSTED = Trust.TRUSTED
 UNTRUSTED = Trust.UNTRUSTED
 CROSSED = Reason.CROSSED
+PENDING_CHECK = "pending_check"
 
 
 class TrackedBook:
@@ -68,6 +72,21 @@ class TrackedBook:
     @property
     def trusted(self) -> bool:
         return self.state == Trust.TRUSTED
+
+    @property
+    def tradeable(self) -> bool:
+        """Trusted with no venue check pending: what strategies and risk may act on. A pending
+        check is a top of book that disagrees with the venue's and waits for the rest of its
+        version; until it is judged, the local top may be wrong."""
+        return self.state == Trust.TRUSTED and self.pending is None
+
+    @property
+    def hold_reason(self) -> str:
+        """Why the book is not tradeable: its trust reason, ``pending_check`` for a trusted book
+        whose venue check is pending, ``""`` when it is tradeable."""
+        if self.state != Trust.TRUSTED:
+            return self.reason
+        return "" if self.pending is None else PENDING_CHECK
 
     def __repr__(self) -> str:
         return f"{self.state.name.lower()}({self.reason})"
@@ -181,8 +200,7 @@ class BookSet:
         tb.pending = None
         self.counters["snapshots"] += 1
         self.resync.discard(ev.asset_id)
-        self._transition(tb, Trust.TRUSTED, Reason.SNAPSHOT, ev.ts_recv_ns)
-        self._check_crossed(tb, ev.ts_recv_ns)
+        self._transition(tb, Trust.TRUSTED, Reason.SNAPSHOT, ev.ts_recv_ns)  # ``crossed`` if it is
 
     def apply_price_change(self, ev: PriceChange) -> tuple[str, ...]:
         books = self._books
@@ -337,6 +355,14 @@ class BookSet:
     # -- internals -------------------------------------------------------------------------
 
     def _transition(self, tb: TrackedBook, state: Trust, reason: str, ts_ns: int) -> None:
+        if state == TRUSTED:
+            # The one gate every move to TRUSTED passes (snapshot, mirror seed, a checker's
+            # match, uncrossing): a crossed or locked book is never trusted, whoever asks.
+            k = tb.book._bid_keys
+            a = tb.book._ask_keys
+            if k and a and k[-1] >= -a[-1]:
+                state = Trust.SUSPECT
+                reason = CROSSED
         if state != tb.state or reason != tb.reason:
             tb.state = state
             tb.reason = reason

@@ -16,7 +16,7 @@ and returns ``False`` (the caller treats it as an integrity failure). A crossed 
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
 from clobflow.core.events import Side
@@ -100,6 +100,30 @@ class L2Book:
             return False
         self.set_level(side, price, new)
         return True
+
+    def remove_bids_above(self, price: int) -> int:
+        """Delete every bid level priced above ``price``; returns how many were deleted.
+
+        For a venue whose published top of book says those levels are gone (consumed by a fill
+        whose level-by-level removals have not arrived yet)."""
+        keys = self._bid_keys
+        i = bisect_right(keys, price)
+        n = len(keys) - i
+        if n:
+            del keys[i:]
+            del self._bid_sizes[i:]
+        return n
+
+    def remove_asks_below(self, price: int) -> int:
+        """Delete every ask level priced below ``price``; returns how many were deleted (the
+        mirror of ``remove_bids_above``)."""
+        keys = self._ask_keys  # negated prices: an ask below ``price`` has a key above ``-price``
+        i = bisect_right(keys, -price)
+        n = len(keys) - i
+        if n:
+            del keys[i:]
+            del self._ask_sizes[i:]
+        return n
 
     def crossed(self) -> bool:
         """Best bid >= best ask (crossed or locked); ``False`` when a side is empty."""

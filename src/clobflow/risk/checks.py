@@ -34,6 +34,7 @@ class Code:
     BOOK_MISSING = "book_missing"
     BOOK_UNTRUSTED = "book_untrusted"
     BOOK_SUSPECT = "book_suspect"
+    BOOK_PENDING_CHECK = "book_pending_check"
     MARKET_UNKNOWN = "market_unknown"
     MARKET_CLOSED = "market_closed"
     TOO_CLOSE_TO_CLOSE = "too_close_to_close"
@@ -87,12 +88,15 @@ def check_signal_age(signal_ns: int, now_ns: int, max_age_ns: int) -> Violation 
 def check_book(tb: TrackedBook | None, require_trusted: bool) -> Violation | None:
     """``book_missing`` without a tracked book; ``book_untrusted`` for an UNTRUSTED book (always:
     it waits for a snapshot and its levels are not valid); ``book_suspect`` for a SUSPECT book
-    when ``require_trusted``."""
+    when ``require_trusted``; ``book_pending_check`` for a TRUSTED book whose top disagrees with
+    the venue's and waits to be judged (``not tb.tradeable``), when ``require_trusted``."""
     if tb is None:
         return Violation(Code.BOOK_MISSING, {})
     state = tb.state
     if state == Trust.TRUSTED:
-        return None
+        if tb.pending is None or not require_trusted:
+            return None
+        return Violation(Code.BOOK_PENDING_CHECK, {"trust_reason": tb.reason, "since_ns": tb.since_ns})
     if state == Trust.UNTRUSTED:
         return Violation(Code.BOOK_UNTRUSTED, {"trust_reason": tb.reason, "since_ns": tb.since_ns})
     if require_trusted:

@@ -13,6 +13,7 @@ first, so the journaled reason is the most basic one that applies:
 4   book_missing            all      view.book
     book_untrusted          all
     book_suspect            all      (only with ``require_trusted_book``)
+    book_pending_check      all      (only with ``require_trusted_book``: a venue check pending)
 5   market_unknown          all      view.market (unknown, or the token is not its own)
     market_closed           all      market flags, ``end_ns <= now``
     too_close_to_close      entry    ``end_ns - now < min_seconds_to_close``

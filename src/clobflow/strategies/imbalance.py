@@ -33,7 +33,6 @@ from typing import Any
 
 import msgspec
 
-from clobflow.book.trust import Trust
 from clobflow.core.errors import ConfigError
 from clobflow.core.events import Side
 from clobflow.core.markets import BinaryMarket
@@ -135,10 +134,11 @@ class ImbalanceStrategy(Strategy):
         ty = ctx.book(market.yes.token_id)
         tn = ctx.book(market.no.token_id)
         now = ctx.now_ns
-        if view is None or ty is None or tn is None or ty.state != Trust.TRUSTED or tn.state != Trust.TRUSTED:
+        if view is None or ty is None or tn is None or not ty.tradeable or not tn.tradeable:
+            # not tradeable: not trusted, or a venue check of its top is still pending
             return self._skip(ctx, cid, "book_not_ready", {
-                "yes_trust": ty.reason if ty is not None else "missing",
-                "no_trust": tn.reason if tn is not None else "missing"})
+                "yes_trust": ty.hold_reason or ty.reason if ty is not None else "missing",
+                "no_trust": tn.hold_reason or tn.reason if tn is not None else "missing"})
         yes = view.yes
         bb, ba = yes.best_bid(), yes.best_ask()
         nb, na = view.no.best_bid(), view.no.best_ask()

@@ -372,12 +372,13 @@ def test_real_burst_default_config_flags_nothing():
 
 def test_real_burst_fill_is_a_two_level_sweep_once_per_token():
     """With sweep_levels=2 the fill is exactly one sweep per token, seen on the version's
-    last message (each message alone removes one level), and the closing snapshot of the
-    same version does not repeat it."""
+    first message: it carries the top after the whole match, so the checker removes both
+    consumed levels at once (the group's later removals change nothing); the closing snapshot
+    of the same version does not repeat it. The NO entry comes first in that message."""
     tf, flags, yes, no = _replay(ToxicConfig(sweep_levels=2))
     end = 1790658827000 * MS
-    assert [(f.kind, f.asset_id) for f in flags] == [("sweep", yes), ("sweep", no)]
-    y, n = flags
+    assert [(f.kind, f.asset_id) for f in flags] == [("sweep", no), ("sweep", yes)]
+    n, y = flags
     # YES: bids 0.311 x 2000 and 0.301 x 1000 vanished under a seller
     assert (y.side, y.price, y.size, y.levels, y.severity, y.ts_ns) == (SELL, 301_000, 3_000 * S, 2, 2, end)
     # NO mirror: asks 0.689 x 2000 and 0.699 x 1000 vanished under a buyer

@@ -166,11 +166,52 @@ def test_burst_books_mirror_each_other_throughout():
             bs.on_event(ev)
         assert view.is_mirrored(), i
         cost = view.complete_set_cost()
-        # mirrored books: YES ask + NO ask = 1 + YES spread; below 1 only while the burst is
-        # transiently crossed (protocol.md §1.5), never otherwise
+        # mirrored books: YES ask + NO ask = 1 + YES spread; never below 1: the fill's group
+        # would hold its consumed levels for two messages (a crossed book, protocol.md §1.5),
+        # but the first message's venue top removes them at once
         assert cost == 1_000_000 + view.yes.spread()
         crossed += cost < 1_000_000
-    assert crossed <= 2  # the crossing lasts only inside the fill's hash group
+    assert crossed == 0
+
+
+def test_levels_beyond_the_venue_top_are_consumed_at_once():
+    """A venue best bid below our bids (best ask above our asks) means those levels are gone:
+    they are removed at once and counted, and the check matches without waiting."""
+    bs = BookSet()
+    bs.on_event(snap(bids=((480_000, S), (470_000, S), (460_000, S)), asks=((520_000, S), (530_000, S))))
+    # a seller took 0.48 and 0.47, a buyer 0.52; the first message of the version removes 0.48
+    # and reports the top after the whole match
+    bs.on_event(pc(ch(480_000, 0, 460_000, 530_000, h="v1")))
+    tb = bs.trust("A")
+    assert bs.book("A").levels(Side.BUY) == [(460_000, S)]
+    assert bs.book("A").levels(Side.SELL) == [(530_000, S)]
+    assert bs.counters["consumed_levels"] == 2 and tb.tradeable and tb.pending is None
+    # the group's later removals of the consumed levels change nothing
+    bs.on_event(pc(ch(470_000, 0, 460_000, 530_000, h="v1"), ch(520_000, 0, 460_000, 530_000, Side.SELL, h="v1")))
+    assert bs.counters["consumed_levels"] == 2 and bs.counters["bbo_mismatches"] == 0 and tb.tradeable
+
+
+def test_consuming_does_not_invent_a_missing_level():
+    """Bids above the venue's best bid go at once, but a venue top we do not hold yet (its level
+    is in a later message of the version) stays a pending check: trusted, not tradeable."""
+    bs = BookSet()
+    bs.on_event(snap(bids=((480_000, S), (450_000, S)), asks=((520_000, S),)))
+    bs.on_event(pc(ch(480_000, S // 2, 460_000, 520_000, h="v1")))  # 0.48 consumed; 0.46 not here yet
+    tb = bs.trust("A")
+    assert bs.book("A").best_bid() == 450_000 and bs.counters["consumed_levels"] == 1
+    assert tb.trusted and not tb.tradeable and tb.hold_reason == "pending_check"
+    bs.on_event(pc(ch(460_000, S, 460_000, 520_000, h="v1")))
+    assert tb.tradeable and bs.counters["bbo_mismatches"] == 0
+
+
+def test_an_empty_venue_side_consumes_nothing():
+    """``None`` is both "empty side" and "not sent": no level is removed on it; the version's
+    own removals (or the mismatch judgement) settle the side."""
+    bs = BookSet()
+    bs.on_event(snap(bids=((480_000, S),), asks=((520_000, S),)))
+    bs.on_event(pc(ch(490_000, S, None, 520_000, h="v1")))
+    assert bs.book("A").best_bid() == 490_000 and bs.counters["consumed_levels"] == 0
+    assert not bs.trust("A").tradeable
 
 
 def test_legacy_single_capture_applies_without_a_check():

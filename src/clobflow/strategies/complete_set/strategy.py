@@ -34,7 +34,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from clobflow.book.book_set import TrackedBook
-from clobflow.book.trust import Trust
 from clobflow.core.events import Side, Trade
 from clobflow.core.markets import BinaryMarket
 from clobflow.core.numbers import ONE, SCALE
@@ -146,7 +145,7 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
             return
         left = end - now
         lim = self.lim
-        if ty.state != Trust.TRUSTED or tn.state != Trust.TRUSTED:
+        if not ty.tradeable or not tn.tradeable:  # not trusted, or a venue check still pending
             self._pull(ctx, pm, (QUOTE, LEG), "book_not_ready")
             return self._skip(ctx, pm, "book_not_ready", sev, left)
         state = pm.inv.state(left, lim)

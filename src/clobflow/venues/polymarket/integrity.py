@@ -3,8 +3,11 @@ mirror of a binary market's two books.
 
 The venue's ``best_bid``/``best_ask`` on a ``price_change`` entry describe the book *version*
 named by its ``hash``, and one fill is published as several messages sharing a hash
-(protocol.md §1.5; the real burst fixture shows the top agreeing only after the group's last
-message). So a check that does not match yet stays *pending* (``tb.pending`` holds
+(protocol.md §1.5): every message of the group carries the top as it stands after the whole
+match. So local levels *beyond* the venue's top (bids above its best bid, asks below its best
+ask) are already consumed: they are removed at once and counted (``consumed_levels``), the
+group's later removals of them then change nothing. A top that still does not match (a level
+the venue has and we do not have yet) stays *pending* (``tb.pending`` holds
 ``(hash, venue best bid, venue best ask, since_ns)``) and is judged when that token's next
 message carries a different hash, when the policy's grace period passes (``on_timer``), or never
 (a snapshot replaces the book). A judged mismatch makes the book suspect;
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from clobflow.book.binary import mirror_levels
 from clobflow.book.book_set import BookSet, TrackedBook
+from clobflow.book.l2 import L2Book
 from clobflow.book.trust import Reason, Trust
 from clobflow.core.events import LevelChange, LevelDelta
 
@@ -29,7 +33,7 @@ UNTRUSTED = Trust.UNTRUSTED
 class PolymarketIntegrity:
     """Judges each book version against the venue's own top of book (see the module map)."""
 
-    counters = ("bbo_checks", "bbo_mismatches")
+    counters = ("bbo_checks", "bbo_mismatches", "consumed_levels")
 
     __slots__ = ("books", "_counters", "_grace_ns", "_to_untrusted")
 
@@ -55,21 +59,44 @@ class PolymarketIntegrity:
             return  # legacy frames carry no top of book to check against
         book = tb.book
         k = book._bid_keys
-        if (k[-1] if k else None) == vb:
+        a = book._ask_keys
+        if ((k[-1] if k else None) != vb or (-a[-1] if a else None) != va) and not self._consume(book, vb, va):
+            h = change.hash
+            if h:
+                p = tb.pending
+                tb.pending = (h, vb, va, p[3] if p is not None else ts_ns)
+            else:
+                self._judge(tb, vb, va, ts_ns)
+            return
+        self._counters["bbo_checks"] += 1
+        tb.pending = None
+        tb.mismatches = 0
+        if tb.state:  # not TRUSTED
+            self.books.mark(tb, TRUSTED, Reason.BBO_MATCH, ts_ns)
+
+    def _consume(self, book: L2Book, vb: int | None, va: int | None) -> bool:
+        """Remove the levels beyond the venue's top as consumed; True when the top then matches.
+
+        The venue's top describes the book after the whole match, while the removal of each
+        level it consumed arrives in later messages of the group (the real burst: the fill at
+        0.301 reports best bid 0.29 while 0.311 and 0.301 are removed two messages later).
+        Holding those levels meanwhile would show a crossed book with phantom liquidity. An
+        empty side (``None``) removes nothing: ``None`` also means "not sent", and the group's
+        own removals (or the mismatch judgement) settle it.
+        """
+        n = 0
+        if vb is not None:
+            k = book._bid_keys
+            if k and k[-1] > vb:
+                n = book.remove_bids_above(vb)
+        if va is not None:
             k = book._ask_keys
-            if (-k[-1] if k else None) == va:
-                self._counters["bbo_checks"] += 1
-                tb.pending = None
-                tb.mismatches = 0
-                if tb.state:  # not TRUSTED
-                    self.books.mark(tb, TRUSTED, Reason.BBO_MATCH, ts_ns)
-                return
-        h = change.hash
-        if h:
-            p = tb.pending
-            tb.pending = (h, vb, va, p[3] if p is not None else ts_ns)
-        else:
-            self._judge(tb, vb, va, ts_ns)
+            if k and -k[-1] < va:
+                n += book.remove_asks_below(va)
+        if not n:
+            return False
+        self._counters["consumed_levels"] += n
+        return book.best_bid() == vb and book.best_ask() == va
 
     def on_delta(self, tb: TrackedBook, event: LevelDelta) -> None:
         pass  # Polymarket sends absolute sizes only
@@ -116,5 +143,6 @@ def seed_from_complement(books: BookSet, asset_id: str, complement_id: str, ts_n
     tb.book.tick_size = src.book.tick_size
     tb.last_update_ns = ts_ns
     tb.mismatches = 0
-    books.mark(tb, TRUSTED, Reason.MIRROR, ts_ns)
+    tb.pending = None  # a check pending on the replaced book says nothing about this one
+    books.mark(tb, TRUSTED, Reason.MIRROR, ts_ns)  # ``crossed`` instead if it is (BookSet's gate)
     return True
