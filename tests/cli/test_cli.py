@@ -52,6 +52,11 @@ def test_books_json_on_the_real_burst_ends_at_the_venues_top_of_book():
         assert (final[c["asset_id"]]["best_bid"], final[c["asset_id"]]["best_ask"]) == (c["best_bid"], c["best_ask"])
         assert final[c["asset_id"]]["trust"] == "trusted"
     assert "0 rejected" in res.stderr and "0 top-of-book mismatches" in res.stderr
+    # the fill at 0.301: its consumed levels (YES bids 0.311, 0.301; NO asks 0.689, 0.699) go at
+    # once, so no row shows a crossed book (issue 11: it was crossed and trusted)
+    assert "4 consumed levels removed" in res.stderr
+    crossed = [r for r in rows if r["best_bid"] and r["best_ask"] and float(r["best_bid"]) >= float(r["best_ask"])]
+    assert crossed == [] and {r["trust"] for r in rows} == {"trusted"}
 
 
 def test_books_reads_the_recorder_format_and_jsonl(tmp_path):
@@ -59,6 +64,7 @@ def test_books_reads_the_recorder_format_and_jsonl(tmp_path):
     res = clobflow("books", str(frames_path), "--json")
     assert res.returncode == 0, res.stderr
     assert "0 rejected" in res.stderr and "0 top-of-book mismatches" in res.stderr
+    assert "0 consumed levels removed" in res.stderr  # the simulator's tops always agree
     # JSON Lines of plain messages, including a text frame and a malformed line
     msgs = json.loads(BURST.read_text())
     jl = tmp_path / "msgs.jsonl"

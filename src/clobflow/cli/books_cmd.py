@@ -92,6 +92,7 @@ def books(
     print(
         f"# {n} frames, {parser.events} events, {rejects} rejected"
         + (f" {dict(parser.rejects)}" if rejects else "")
-        + f", {bs.counters['bbo_mismatches']} top-of-book mismatches",
+        + f", {bs.counters['bbo_mismatches']} top-of-book mismatches"
+        + f", {bs.counters['consumed_levels']} consumed levels removed",
         file=sys.stderr,
     )
