@@ -152,6 +152,16 @@ def test_a_book_not_trusted_is_untrusted(state):
     assert hit.detail["no_trust"] == state.name.lower()
 
 
+def test_a_trusted_book_with_a_pending_venue_check_is_untrusted():
+    """A trusted book whose top disagrees with the venue's while the version waits to be judged
+    is not tradeable: its "arb" is not executable."""
+    yes, no = executable_pair()
+    no.pending = ("v1", None, None, T)  # what Polymarket's checker keeps while it waits
+    hit = binary(mirror_tolerance=WIDE).check(yes, no, T, None)
+    assert hit is not None and (hit.classification, hit.reason) == ("inconsistent", "untrusted")
+    assert hit.detail["no_trust"] == "trusted" and not no.tradeable
+
+
 def test_reason_is_the_first_failure_and_detail_lists_all():
     det = binary(max_leg_skew_ns=0)
     hit = det.check(*pair(311_000, 301_000, 699_000, 689_000, no_ts=T - 1, no_state=Trust.SUSPECT), T, None)

@@ -9,7 +9,8 @@ data can be believed:
 - ``inconsistent``: the books disagree with themselves or each other, so the "arb" is an artefact
   of the data, not something a taker order would get. Reasons, in precedence order:
   ``augmented_event`` (multi only: the event's "other" outcome is not listed, so the set is not
-  complete), ``untrusted`` (a book is not ``Trust.TRUSTED``), ``crossed_book`` (a book's best bid
+  complete), ``untrusted`` (a book is not tradeable: not ``Trust.TRUSTED``, or a venue check of
+  its top still pending), ``crossed_book`` (a book's best bid
   >= its best ask), ``stale_leg`` (a YES book and its NO book were last updated more than
   ``max_leg_skew_ns`` apart), ``mirror_mismatch`` (see below), ``insufficient_depth`` (fewer
   sets than ``min_size`` can be walked). ``Hit.reason`` is the first that applies;
@@ -34,7 +35,6 @@ import msgspec
 
 from clobflow.book.book_set import TrackedBook
 from clobflow.book.l2 import L2Book
-from clobflow.book.trust import Trust
 from clobflow.core.errors import ConfigError
 from clobflow.core.events import Side
 from clobflow.core.fees import taker_fee
@@ -224,7 +224,7 @@ def pair_facts(yes: TrackedBook, no: TrackedBook, config: DetectorConfig) -> dic
         "skew_ns": skew,
         "yes_trust": yes.state.name.lower(),
         "no_trust": no.state.name.lower(),
-        "untrusted": yes.state != Trust.TRUSTED or no.state != Trust.TRUSTED,
+        "untrusted": not yes.tradeable or not no.tradeable,  # a pending venue check included
         "crossed": _crossed(yb, ya) or _crossed(nb, na),
         "stale": skew > config.max_leg_skew_ns,
         "mirror_mismatch": not (_mirror_ok(ya, nb, tol) and _mirror_ok(na, yb, tol)),
