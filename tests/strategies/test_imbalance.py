@@ -7,12 +7,13 @@ import pytest
 
 from clobflow.book.book_set import BookSet
 from clobflow.core.clock import SimClock
-from clobflow.core.events import BookSnapshot, MarketResolved, Side
+from clobflow.core.events import BookSnapshot, LevelChange, MarketResolved, PriceChange, Side
 from clobflow.core.orders import OrderType
 from clobflow.core.markets import BinaryMarket, OutcomeToken
 from clobflow.engine.config import parse_config
 from clobflow.engine.modes import build_kernel
 from clobflow.observe.journal import Journal
+from clobflow.venues.polymarket.integrity import PolymarketIntegrity
 
 S = 1_000_000
 T0 = 1_766_745_000 * 10**9
@@ -25,12 +26,12 @@ def market(i: int = 0, end_ns: int = T0 + 15 * MIN) -> BinaryMarket:
 
 
 class World:
-    def __init__(self, **strategy) -> None:
+    def __init__(self, checker=None, **strategy) -> None:
         cfg = parse_config({"engine": {"mode": "backtest"}, "sim": {"submit_latency_ms": 0, "ack_latency_ms": 0},
                             "risk": {"recent_order_window_s": 0},
                             "strategies": [{"name": "imbalance", **strategy}]})
         self.clock = SimClock(T0)
-        self.books = BookSet()
+        self.books = BookSet(checker=checker)
         self.journal = Journal(keep=True)
         self.k = build_kernel(cfg, mode="backtest", run_id="backtest-test", clock=self.clock, books=self.books,
                               journal=self.journal, recorder=None)
@@ -100,6 +101,28 @@ def test_book_not_ready_until_both_books_are_trusted():
     ev = BookSnapshot(m.condition_id, m.yes.token_id, ((480_000, S),), ((500_000, S),), "h", T0, T0)
     w.k.on_event(ev, w.books.on_event(ev))
     assert w.last().reason == "book_not_ready" and w.last().inputs["no_trust"] == "no_snapshot"
+
+
+def test_a_pending_venue_check_is_not_traded_on():
+    """A bid-heavy book whose top disagrees with the venue's (a level of the same version has not
+    arrived yet) is trusted but not tradeable: skipped as ``pending_check``, no order. When the
+    level arrives the check passes and the signal fires."""
+    w = World(checker=PolymarketIntegrity())
+    m = market()
+    w.add(m)
+    w.books_for(m, 480_000, 500_000, 100, 90, T0 + MIN)
+    assert w.last().reason == "imbalance_below_min"
+    y = m.yes.token_id
+    at = T0 + MIN + 1
+    w.clock.set(at)
+    ev = PriceChange(m.condition_id, (LevelChange(y, Side.BUY, 470_000, 400 * S, 485_000, 500_000, "v1"),), at, at)
+    w.k.on_event(ev, w.books.on_event(ev))
+    assert w.books.get(y).trusted and not w.books.get(y).tradeable
+    assert w.last().reason == "book_not_ready" and w.last().inputs["yes_trust"] == "pending_check"
+    assert w.k.counters["orders"] == 0
+    ev = PriceChange(m.condition_id, (LevelChange(y, Side.BUY, 485_000, 10 * S, 485_000, 500_000, "v1"),), at, at)
+    w.k.on_event(ev, w.books.on_event(ev))
+    assert w.books.get(y).tradeable and w.last("signal").reason == "buy_yes"
 
 
 def test_position_exists_then_released_by_settlement():

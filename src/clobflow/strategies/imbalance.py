@@ -137,8 +137,8 @@ class ImbalanceStrategy(Strategy):
         if view is None or ty is None or tn is None or not ty.tradeable or not tn.tradeable:
             # not tradeable: not trusted, or a venue check of its top is still pending
             return self._skip(ctx, cid, "book_not_ready", {
-                "yes_trust": ty.hold_reason or ty.reason if ty is not None else "missing",
-                "no_trust": tn.hold_reason or tn.reason if tn is not None else "missing"})
+                "yes_trust": (ty.hold_reason or ty.reason) if ty is not None else "missing",
+                "no_trust": (tn.hold_reason or tn.reason) if tn is not None else "missing"})
         yes = view.yes
         bb, ba = yes.best_bid(), yes.best_ask()
         nb, na = view.no.best_bid(), view.no.best_ask()

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from clobflow.book.book_set import BookSet
 from clobflow.core.clock import SimClock
-from clobflow.core.events import BookSnapshot, MarketResolved
+from clobflow.core.events import BookSnapshot, LevelChange, MarketResolved, PriceChange, Side
 from clobflow.core.markets import BinaryMarket, OutcomeToken
 from clobflow.engine.config import parse_config
 from clobflow.engine.modes import build_kernel
 from clobflow.observe.journal import Journal
 from clobflow.strategies.complete_set.strategy import CompleteSetStrategy
+from clobflow.venues.polymarket.integrity import PolymarketIntegrity
 
 S = 1_000_000
 NS = 10**9
@@ -26,14 +27,14 @@ def market() -> BinaryMarket:
 
 
 class World:
-    def __init__(self, **strategy) -> None:
+    def __init__(self, checker=None, **strategy) -> None:
         cfg = parse_config({
             "engine": {"mode": "backtest"},
             "sim": {"submit_latency_ms": 0, "ack_latency_ms": 0, "trade_inference": False},
             "risk": {"breaker_cooloff_s": 60},
             "strategies": [{"kind": "complete_set", "requote_min_interval_s": 0, **strategy}]})
         self.clock = SimClock(T0)
-        self.books = BookSet()
+        self.books = BookSet(checker=checker)
         self.journal = Journal(keep=True)
         self.k = build_kernel(cfg, mode="backtest", run_id="backtest-cs", clock=self.clock, books=self.books,
                               journal=self.journal, recorder=None)
@@ -204,6 +205,25 @@ def test_breaker_open_pulls_quotes_and_they_return_after_the_cooldown():
     assert w.rows("skip", "breaker_open") and not w.live("up")
     w.tops(12 + 61, (480_000, 490_000), (500_000, 510_000))
     assert w.live("up") and w.live("down")
+
+
+def test_a_pending_venue_check_pulls_quotes_like_an_untrusted_book():
+    """A top that disagrees with the venue's while its version waits (a level not arrived yet)
+    is not tradeable: the bot pulls its quotes (``book_not_ready``) until the check passes."""
+    w = World(checker=PolymarketIntegrity())
+    w.tops(10, (480_000, 490_000), (500_000, 510_000))
+    assert w.live("up") and w.live("down")
+    at = T0 + 11 * NS
+    w.clock.set(at)
+    ev = PriceChange("0xm", (LevelChange("UP", Side.BUY, 470_000, 50 * S, 485_000, 490_000, "v1"),), at, at)
+    w.k.on_event(ev, w.books.on_event(ev))
+    w.k.process_due(at)
+    assert w.books.get("UP").trusted and not w.books.get("UP").tradeable
+    assert w.rows("skip", "book_not_ready") and not w.live("up") and not w.live("down")
+    ev = PriceChange("0xm", (LevelChange("UP", Side.BUY, 485_000, 50 * S, 485_000, 490_000, "v1"),), at, at)
+    w.k.on_event(ev, w.books.on_event(ev))
+    w.k.process_due(at)
+    assert w.books.get("UP").tradeable and w.live("up") and w.live("down")
 
 
 def test_a_sweep_pulls_quotes():
