@@ -60,7 +60,7 @@ async def test_shadow_journals_the_same_decisions_as_paper_and_places_nothing(ds
     paper = await _run(ds, "paper", tmp_path / "paper", 6)
     shadow = await _run(ds, "shadow", tmp_path / "shadow", 6)
     p, s = _decisions(paper.journal_path), _decisions(shadow.journal_path)
-    assert p and ("order", "buy_no", ds.markets[1].condition_id) in p
+    assert p and ("order", "buy_no", ds.markets[1].qualified("polymarket").condition_id) in p
     n = min(len(p), len(s))
     assert n >= 2 and p[:n] == s[:n]
     assert paper.kernel.counters["fills"] >= 1
@@ -118,7 +118,7 @@ async def test_a_restarted_paper_run_takes_over_and_settles_the_open_position(ds
     """Run 1 fills an entry and stops before its market resolves; run 2 on the same store takes
     the position over (no second entry), and closes the row when the market settles."""
     port = free_port()
-    target = ds.markets[1]
+    target = ds.markets[1].qualified("polymarket")  # as the engine names it
     start = target.start_ns - 5 * 10**9
     url = f"http://127.0.0.1:{port}"
     kw = dict(ws_url=f"ws://127.0.0.1:{port}/ws/market", gamma_url=url, clob_url=url, log=lambda s: None)
@@ -165,7 +165,7 @@ async def test_a_restarted_paper_run_takes_over_and_settles_the_open_position(ds
 
 async def test_a_position_whose_market_resolved_while_down_settles_at_restart(ds, tmp_path):
     port = free_port()
-    target = ds.markets[1]
+    target = ds.markets[1].qualified("polymarket")  # as the engine names it
     url = f"http://127.0.0.1:{port}"
     kw = dict(ws_url=f"ws://127.0.0.1:{port}/ws/market", gamma_url=url, clob_url=url, log=lambda s: None)
     server = VenueServer(ds, port=port, speed=SPEED, start_at_ns=target.start_ns - 5 * 10**9)

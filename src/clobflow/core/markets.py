@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
+from clobflow.core import ids
 from clobflow.core.numbers import ONE
 
 
@@ -57,6 +58,28 @@ class BinaryMarket(msgspec.Struct, frozen=True):
     enable_order_book: bool = True
     tags: tuple[str, ...] = ()
     neg_risk_augmented: bool = False  # a neg-risk event whose "other" outcome is not listed
+    venue: str = ""  # the registry's venue name; "" while ids are the venue's own (bare)
+
+    def qualified(self, venue: str) -> BinaryMarket:
+        """This market with venue-qualified condition and token ids (``core.ids``) and ``venue``
+        set; ids already qualified stay as they are (idempotent). ``market_id`` (the venue's
+        internal numeric id) stays the venue's own."""
+        if self.venue == venue and ids.is_qualified(self.condition_id):
+            return self
+        return msgspec.structs.replace(
+            self, venue=venue, condition_id=ids.qualify(venue, self.condition_id),
+            yes=OutcomeToken(ids.qualify(venue, self.yes.token_id), self.yes.outcome),
+            no=OutcomeToken(ids.qualify(venue, self.no.token_id), self.no.outcome))
+
+    def bare(self) -> BinaryMarket:
+        """This market as the venue, recorded data and the simulator hold it: the venue's own
+        ids and no ``venue`` (the inverse of ``qualified``)."""
+        if not self.venue and not ids.is_qualified(self.condition_id):
+            return self
+        return msgspec.structs.replace(
+            self, venue="", condition_id=ids.raw(self.condition_id),
+            yes=OutcomeToken(ids.raw(self.yes.token_id), self.yes.outcome),
+            no=OutcomeToken(ids.raw(self.no.token_id), self.no.outcome))
 
     @property
     def token_ids(self) -> tuple[str, str]:

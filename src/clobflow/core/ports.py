@@ -18,7 +18,8 @@ Contracts shared by every market-data client:
   frame, in order, with no ``await`` between the frame arriving and the call; ``FeedStatus``
   events (reconnecting, stalled, unsubscribed) arrive through the same callback.
 - ``on_raw(text, ts_recv_ns, conn_id)``, when given, sees every frame untouched before parsing.
-- Instrument ids in and out are the venue's own (see the README for the id format).
+- Instrument ids in and out are venue-qualified (``core.ids``: ``POLYMARKET:<token id>``): the
+  client qualifies what it parses and strips what it sends; so does the instrument provider.
 """
 
 from __future__ import annotations
@@ -155,7 +156,9 @@ class VenueAdapter:
       no discovery; the feed follows what it is told).
     - ``checker(policy)``: the venue's ``IntegrityChecker`` (``None``: venue-neutral rules only).
     - ``parsers``: ``{channel: parser factory}`` for recorded frames (backtest, recorder tables);
-      a parser has ``parse(frame, ts_recv_ns) -> list[Event]``.
+      a parser has ``parse(frame, ts_recv_ns) -> list[Event]``. ``factory()`` keeps the venue's
+      bare ids (the recorder's tables have a venue column); ``factory(venue)`` qualifies them
+      (backtests: ids as the live feed names them).
     - ``execution(...)``: the venue's own ``ExecutionClient`` (``None``: runs use the simulated
       and shadow clients, ``engine.modes``; the signed venue clients come with live trading).
     """

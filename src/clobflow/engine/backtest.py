@@ -73,8 +73,8 @@ def run_backtest(
     parser = registry.parser(config.feed.venue, "market")
     kernel = build_kernel(config, mode="backtest", run_id=run_id, clock=clock, books=books,
                           journal=journal, recorder=recorder, out_dir=out)
-    for m in dataset.markets:
-        kernel.add_market(m)
+    for m in dataset.markets:  # datasets hold the venue's bare ids, like its recorded frames
+        kernel.add_market(m.qualified(config.feed.venue))
     try:
         kernel.start()
         total = len(frames)

@@ -58,12 +58,13 @@ def book_set(venue: str, policy: TrustPolicy) -> BookSet:
 
 
 def parser(venue: str, channel: str) -> object:
-    """A fresh parser for ``venue``'s recorded ``channel`` frames (``parse(frame, ts_recv_ns)``).
-    Raises ``ConfigError`` if the venue has no parser for that channel."""
+    """A fresh parser for ``venue``'s recorded ``channel`` frames (``parse(frame, ts_recv_ns)``)
+    whose events carry venue-qualified ids, as the live feed's do. Raises ``ConfigError`` if
+    the venue has no parser for that channel."""
     factory = adapter(venue).parsers.get(channel)
     if factory is None:
         raise ConfigError("venue", f"venue {venue!r} has no parser for channel {channel!r}")
-    return factory()
+    return factory(venue)
 
 
 def recorded_checkers() -> dict[str, Callable[[], IntegrityChecker]]:
@@ -79,5 +80,6 @@ def recorded_checkers() -> dict[str, Callable[[], IntegrityChecker]]:
 
 def recorded_parsers() -> dict[tuple[str, str], type]:
     """``{(venue, channel): parser factory}`` over every venue: what the recorder derives tables
-    with. Loads every adapter."""
+    with (called without arguments: bare ids beside the tables' venue column). Loads every
+    adapter."""
     return {(v, ch): f for v in venues() for ch, f in adapter(v).parsers.items()}

@@ -54,8 +54,11 @@ class MarketLog:
         self.written = 0
 
     def append(self, markets: Iterable[BinaryMarket], discovered_ns: int) -> list[BinaryMarket]:
-        """Log each market that is new or differs from its last logged version; returns those."""
-        new = [m for m in markets if self.known.get(m.condition_id) != m]
+        """Log each market that is new or differs from its last logged version; returns those.
+        Markets are logged with the venue's own ids (``BinaryMarket.bare``), like the raw
+        frames beside them: recorded data stays what the venue sent, whatever the engine calls
+        it (a backtest qualifies them on load)."""
+        new = [b for b in (m.bare() for m in markets) if self.known.get(b.condition_id) != b]
         if not new:
             return []
         self._fh.write(_encoder.encode_lines([MarketLogEntry(discovered_ns, m) for m in new]))

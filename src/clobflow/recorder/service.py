@@ -168,9 +168,10 @@ class Recorder:
     def on_markets(self, added: Iterable[BinaryMarket], removed: Iterable[BinaryMarket] = (), *,
                    venue: str = "polymarket", ts_ns: int | None = None) -> None:
         """Discovered markets (new or changed) for the market log and ``market_windows``;
-        ``removed`` ones get no more periodic snapshots. ``ts_ns`` defaults to now."""
+        ``removed`` ones get no more periodic snapshots. ``ts_ns`` defaults to now. Markets are
+        kept with the venue's own ids (``BinaryMarket.bare``), like the frames and tables."""
         ts = time.time_ns() if ts_ns is None else ts_ns
-        self._ctl(_Ctl("markets", (list(added), list(removed), venue, ts)))
+        self._ctl(_Ctl("markets", ([m.bare() for m in added], [m.bare() for m in removed], venue, ts)))
 
     def on_spot_rows(self, rows: Sequence[SpotPriceRow]) -> None:
         """Spot trades of the underlying (e.g. the Binance capture) for ``spot_prices``."""

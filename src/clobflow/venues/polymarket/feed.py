@@ -4,6 +4,11 @@ market-data client (the market channel's ``MarketStream``) and the instrument pr
 
 The engine's ``MarketFeed`` (venue-neutral: books, timers, discovery loop) builds these through
 the registry; nothing here holds books.
+
+Ids: this is the venue edge. The engine names markets ``POLYMARKET:<condition id>`` and tokens
+``POLYMARKET:<token id>`` (``core.ids``); the market channel's parser qualifies what arrives and
+its protocol strips subscriptions; the instrument provider qualifies discovered markets and
+strips token ids before asking Gamma. Discovery and Gamma parsing inside stay bare.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from clobflow.book.trust import TrustPolicy
+from clobflow.core import ids
 from clobflow.core.clock import Clock, LiveClock
 from clobflow.core.errors import Retryable, VenueRejected
 from clobflow.core.markets import BinaryMarket
@@ -27,6 +33,8 @@ from clobflow.venues.polymarket.ws import MarketStream
 
 log = logging.getLogger(__name__)
 
+VENUE = "polymarket"
+
 POLYMARKET_WS_URL = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
 POLYMARKET_GAMMA_URL = "https://gamma-api.polymarket.com"
 POLYMARKET_CLOB_URL = "https://clob.polymarket.com"
@@ -37,7 +45,7 @@ class FeedConfig:
     """Where to connect and what to follow. Units are in the names. ``venue`` names the adapter
     the engine's ``MarketFeed`` builds from this config."""
 
-    venue: ClassVar[str] = "polymarket"
+    venue: ClassVar[str] = VENUE
 
     ws_url: str = POLYMARKET_WS_URL
     gamma_url: str = POLYMARKET_GAMMA_URL
@@ -69,7 +77,7 @@ def feed_config(urls: Mapping[str, str | None], flt: MarketFilter, stream: Strea
 def market_data(config: FeedConfig, on_events: OnEvents, on_raw: OnRaw | None, clock: Clock) -> MarketStream:
     """The market channel pool: it is the ``MarketDataClient`` (start, stop, subscribe,
     unsubscribe, resnapshot, stats), delivering each frame's events synchronously."""
-    return MarketStream(config.ws_url, config.stream, on_events=on_events, on_raw=on_raw, clock=clock)
+    return MarketStream(config.ws_url, config.stream, on_events=on_events, on_raw=on_raw, clock=clock, venue=VENUE)
 
 
 class PolymarketInstruments:
@@ -104,18 +112,18 @@ class PolymarketInstruments:
         except (Retryable, VenueRejected) as exc:
             # keep the last offset; discovery still runs (and reports its own errors)
             log.warning("venue clock unavailable, keeping offset %d ns: %s", self.venue_clock.offset_ns, exc)
-        return await self.discovery.refresh()
+        return qualified_diff(await self.discovery.refresh())
 
     async def lookup(self, instrument_ids: Iterable[str]) -> list[tuple[BinaryMarket, str | None]]:
         """Markets holding these tokens, with the winning token of those that resolved. Gamma
         may hide closed markets from a plain query, so missing ones are asked again as closed."""
-        tokens = list(instrument_ids)
+        tokens = [ids.raw(t) for t in instrument_ids]
         rows = await self.gamma.markets(clob_token_ids=tokens)
         if set(tokens) - {t for m in _parsed(rows) for t in m[0].token_ids}:
             rows += await self.gamma.markets(clob_token_ids=tokens, closed=True)
         out: dict[str, tuple[BinaryMarket, str | None]] = {}
         for m, winner in _parsed(rows):
-            out.setdefault(m.condition_id, (m, winner or None))
+            out.setdefault(m.condition_id, (m.qualified(VENUE), ids.qualify(VENUE, winner) if winner else None))
         return list(out.values())
 
     async def aclose(self) -> None:
@@ -127,6 +135,14 @@ class PolymarketInstruments:
         d = self.discovery
         return {"refreshes": d.refreshes, "errors": d.errors,
                 "last_error": str(d.last_error) if d.last_error else None}
+
+
+def qualified_diff(diff: InstrumentDiff) -> InstrumentDiff:
+    """Discovery's diff (the venue's bare ids) with every market venue-qualified."""
+    def q(ms: list[BinaryMarket]) -> list[BinaryMarket]:
+        return [m.qualified(VENUE) for m in ms]
+    current = {m.condition_id: m for m in q(list(diff.current.values()))}
+    return InstrumentDiff(q(diff.added), q(diff.removed), current, q(diff.changed), diff.error, diff.skipped)
 
 
 def _parsed(rows: list[dict]) -> list[tuple[BinaryMarket, str]]:

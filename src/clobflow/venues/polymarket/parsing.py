@@ -11,6 +11,11 @@ Conversions (protocol.md §1.3): every number arrives as a decimal string and be
 micro-units; ``timestamp`` is epoch milliseconds (seconds are recognised by magnitude). Book
 levels come bids ascending / asks descending on the wire and leave here best first.
 
+Ids: ``MarketParser(venue="polymarket")`` qualifies every market and asset id
+(``POLYMARKET:<id>``, ``core.ids``) through a bounded memo, so the hot path builds no string per
+event; the default (``venue=""``) keeps the wire's bare ids (the recorder's tables, the golden
+files, the simulator's own tests). Derived trade ids hash the wire's bare asset id either way.
+
 The parser memoises decimal-string conversions in a bounded per-instance table: the conversion is
 a pure function, prices repeat constantly, and the lookup is several times cheaper than parsing.
 """
@@ -22,6 +27,7 @@ from collections import Counter
 
 import msgspec
 
+from clobflow.core.ids import Qualifier
 from clobflow.core.events import (
     BestBidAsk,
     BookSnapshot,
@@ -97,7 +103,9 @@ class MarketParser:
     ``last_reject`` (a short description of the latest one, for logs).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, venue: str = "") -> None:
+        self.venue = venue
+        self._q = Qualifier(venue)  # wire id -> engine id (identity when venue is "")
         self._decoder = msgspec.json.Decoder(w.WireFrame)
         # Per-type decoders: decoding straight into the right Struct skips the tagged-union
         # lookahead (the tag is usually the *last* key), a third of the decode cost.
@@ -245,8 +253,8 @@ class MarketParser:
         elif t is w.WTickSizeChange:
             out.append(
                 TickSizeChange(
-                    market=ev.market,  # type: ignore[attr-defined]
-                    asset_id=ev.asset_id,  # type: ignore[attr-defined]
+                    market=self._q(ev.market),  # type: ignore[attr-defined]
+                    asset_id=self._q(ev.asset_id),  # type: ignore[attr-defined]
                     old_tick_size=self._micros(ev.old_tick_size),  # type: ignore[attr-defined]
                     new_tick_size=self._micros(ev.new_tick_size),  # type: ignore[attr-defined]
                     ts_venue_ns=epoch_to_ns(ev.timestamp),  # type: ignore[attr-defined]
@@ -256,8 +264,8 @@ class MarketParser:
         elif t is w.WBestBidAsk:
             out.append(
                 BestBidAsk(
-                    market=ev.market,  # type: ignore[attr-defined]
-                    asset_id=ev.asset_id,  # type: ignore[attr-defined]
+                    market=self._q(ev.market),  # type: ignore[attr-defined]
+                    asset_id=self._q(ev.asset_id),  # type: ignore[attr-defined]
                     best_bid=self._opt_bid(ev.best_bid),  # type: ignore[attr-defined]
                     best_ask=self._opt_ask(ev.best_ask),  # type: ignore[attr-defined]
                     ts_venue_ns=epoch_to_ns(ev.timestamp),  # type: ignore[attr-defined]
@@ -269,10 +277,10 @@ class MarketParser:
         elif t is w.WMarketResolved:
             out.append(
                 MarketResolved(
-                    market=ev.market,  # type: ignore[attr-defined]
+                    market=self._q(ev.market),  # type: ignore[attr-defined]
                     market_id=ev.id,  # type: ignore[attr-defined]
-                    asset_ids=tuple(ev.assets_ids or ()),  # type: ignore[attr-defined]
-                    winning_asset_id=ev.winning_asset_id,  # type: ignore[attr-defined]
+                    asset_ids=self._q.many(ev.assets_ids or ()),  # type: ignore[attr-defined]
+                    winning_asset_id=self._q(ev.winning_asset_id),  # type: ignore[attr-defined]
                     winning_outcome=ev.winning_outcome,  # type: ignore[attr-defined]
                     ts_venue_ns=epoch_to_ns(ev.timestamp),  # type: ignore[attr-defined]
                     ts_recv_ns=ts,
@@ -283,6 +291,8 @@ class MarketParser:
         # The hot path: inline memo lookups (a method call per number would double the cost).
         num = self._num
         micros = self._micros
+        qt = self._q.table
+        q = self._q
         changes = []
         entries = ev.price_changes
         if entries is not None:
@@ -306,21 +316,22 @@ class MarketParser:
                 ba = num.get(x) if type(x) is str else None
                 if ba is None or ba == 0 or ba == 1_000_000:
                     ba = self._opt_ask(x)
-                changes.append(LevelChange(c.asset_id, side, price, size, bb, ba, c.hash))
+                x = c.asset_id
+                changes.append(LevelChange(qt.get(x) or q(x), side, price, size, bb, ba, c.hash))
         elif ev.asset_id is not None and ev.changes is not None:
             for c in ev.changes:
                 side = _SIDES.get(c.side)
                 if side is None:
                     raise _Reject(RejectReason.BAD_SIDE)
                 changes.append(
-                    LevelChange(ev.asset_id, side, micros(c.price), micros(c.size), None, None, ev.hash)
+                    LevelChange(q(ev.asset_id), side, micros(c.price), micros(c.size), None, None, ev.hash)
                 )
         elif ev.asset_id is not None and ev.price is not None and ev.size is not None:
             side = _SIDES.get(ev.side or "")
             if side is None:
                 raise _Reject(RejectReason.BAD_SIDE)
             changes.append(
-                LevelChange(ev.asset_id, side, micros(ev.price), micros(ev.size), None, None, ev.hash)
+                LevelChange(q(ev.asset_id), side, micros(ev.price), micros(ev.size), None, None, ev.hash)
             )
         else:
             raise _Reject(RejectReason.SCHEMA)
@@ -329,7 +340,8 @@ class MarketParser:
             tv = int(t) * 1_000_000  # the usual case: epoch milliseconds
         else:
             tv = epoch_to_ns(t)
-        return PriceChange(ev.market, tuple(changes), tv, ts)
+        x = ev.market
+        return PriceChange(qt.get(x) or q(x), tuple(changes), tv, ts)
 
     def _book(self, ev: w.WBook, ts: int) -> BookSnapshot:
         micros = self._micros
@@ -339,8 +351,8 @@ class MarketParser:
         b = sorted(((micros(lv.price), micros(lv.size)) for lv in bids), reverse=True)
         a = sorted((micros(lv.price), micros(lv.size)) for lv in asks)
         return BookSnapshot(
-            market=ev.market,
-            asset_id=ev.asset_id,
+            market=self._q(ev.market),
+            asset_id=self._q(ev.asset_id),
             bids=tuple(b),
             asks=tuple(a),
             hash=ev.hash,
@@ -361,8 +373,8 @@ class MarketParser:
         if ev.fee_rate_bps not in (None, ""):
             fee = int(float(ev.fee_rate_bps)) if not isinstance(ev.fee_rate_bps, int) else ev.fee_rate_bps
         return Trade(
-            market=ev.market,
-            asset_id=ev.asset_id,
+            market=self._q(ev.market),
+            asset_id=self._q(ev.asset_id),
             price=self._micros(ev.price),
             size=self._micros(ev.size),
             side=side,
@@ -378,11 +390,11 @@ class MarketParser:
     def _new_market(self, ev: w.WNewMarket, ts: int) -> NewMarket:
         ids = ev.assets_ids or ev.clob_token_ids or []
         return NewMarket(
-            market=ev.market,
+            market=self._q(ev.market),
             market_id=ev.id,
             slug=ev.slug,
             question=ev.question,
-            asset_ids=tuple(ids),
+            asset_ids=self._q.many(ids),
             outcomes=tuple(ev.outcomes or ()),
             ts_venue_ns=epoch_to_ns(ev.timestamp),
             ts_recv_ns=ts,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import msgspec
 
+from clobflow.core import ids
 from clobflow.core.configs import convert_section
 
 from clobflow.core.clock import s_to_ns
@@ -198,12 +199,16 @@ class MarketChannelProtocol:
 
     # -- subscriptions ---------------------------------------------------------------------
 
+    # Assets are kept as the engine names them (``POLYMARKET:<token>``, or bare in the
+    # simulator's own tests), which is also how parsed events name them, so the stall watchdog
+    # compares like with like; only the frames sent to the venue carry its bare ids.
+
     def _initial(self, assets: list[str]) -> str:
-        return _frame({"type": "market", "assets_ids": assets,
+        return _frame({"type": "market", "assets_ids": [ids.raw(a) for a in assets],
                        "custom_feature_enabled": self.config.custom_feature_enabled})
 
     def _op(self, op: str, assets: list[str]) -> str:
-        return _frame({"operation": op, "assets_ids": assets,
+        return _frame({"operation": op, "assets_ids": [ids.raw(a) for a in assets],
                        "custom_feature_enabled": self.config.custom_feature_enabled})
 
     def on_open(self, now_ns: int) -> list[str]:

@@ -92,6 +92,7 @@ class MarketStream:
         on_events: OnEvents,
         on_raw: OnRaw | None = None,
         parser: MarketParser | None = None,
+        venue: str = "",
         clock: Clock | None = None,
         rng: random.Random | None = None,
         connect_options: dict | None = None,
@@ -100,7 +101,9 @@ class MarketStream:
         self.config = config or MarketStreamConfig()
         self._on_events = on_events
         self._on_raw = on_raw
-        self.parser = parser or MarketParser()
+        # venue "polymarket": events and FeedStatus name assets POLYMARKET:<token>, and so must
+        # subscribe/unsubscribe/resnapshot (the protocol strips the prefix on the wire)
+        self.parser = parser or MarketParser(venue)
         self._clock = clock or LiveClock()
         self._rng = rng or random.Random()
         self._connect_options = dict(connect_options or {})
