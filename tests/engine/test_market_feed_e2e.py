@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from clobflow.book.trust import Reason, Trust, TrustPolicy
+from clobflow.core import ids
 from clobflow.core.numbers import parse_micros
 from clobflow.engine.market_feed import MarketFeed
 from clobflow.venues.polymarket.feed import FeedConfig
@@ -52,7 +53,7 @@ def all_trusted(feed: MarketFeed, tokens) -> bool:
 
 async def venue_book(server: VenueServer, token: str) -> tuple[list, list]:
     async with httpx.AsyncClient(trust_env=False) as c:
-        d = (await c.get(f"{server.http_url}/book", params={"token_id": token})).json()
+        d = (await c.get(f"{server.http_url}/book", params={"token_id": ids.raw(token)})).json()
     bids = sorted(((parse_micros(l["price"]), parse_micros(l["size"])) for l in d["bids"]), reverse=True)
     asks = sorted((parse_micros(l["price"]), parse_micros(l["size"])) for l in d["asks"])
     return bids, asks
@@ -69,9 +70,9 @@ async def test_discovers_current_window_by_venue_clock_and_books_equal_venue(ds1
         flt = DiscoveryFilter(slugs=slugs, active_only=False, exclude_closed=False)
         async with MarketFeed(feed_config(server, flt, stall_after_s=0)) as feed:
             # row 1 of the recording belongs to the hour that had just ended: not followed
-            assert set(feed.markets) == {ds1h.markets[-1].condition_id}
+            last = ds1h.markets[-1].qualified("polymarket")  # as the feed names it
+            assert set(feed.markets) == {last.condition_id}
             await server.wait_replayed(timeout=30)
-            last = ds1h.markets[-1]
             await until(lambda: feed.books.get(last.yes.token_id) is not None
                         and feed.books.book(last.yes.token_id).ts_venue_ns >= ds1h.end_ns - 10**9)
             await asyncio.sleep(0.2)
@@ -87,7 +88,7 @@ async def test_updown_discovery_uses_the_simulator_clock(ds15):
     async with VenueServer(ds15, speed=1) as server:
         flt = DiscoveryFilter(updown_assets=("btc",), updown_intervals=("15m",), updown_windows_ahead=1)
         async with MarketFeed(feed_config(server, flt)) as feed:
-            first = ds15.markets[0]
+            first = ds15.markets[0].qualified("polymarket")
             # The recording is from 2025-12-26; "now" for discovery is the venue's clock.
             assert first.condition_id in feed.markets
             assert abs(feed.venue_clock.now_ns() - server.now_ns()) < 2 * 10**9
@@ -100,7 +101,7 @@ async def _running_feed(server, ds):
     flt = DiscoveryFilter(updown_assets=("btc",), updown_intervals=("15m",), updown_windows_ahead=0)
     feed = MarketFeed(feed_config(server, flt))
     await feed.start()
-    tokens = ds.markets[0].token_ids
+    tokens = ds.markets[0].qualified("polymarket").token_ids
     await until(lambda: all_trusted(feed, tokens))
     return feed, tokens
 
@@ -160,7 +161,7 @@ async def test_tick_size_change_drops_the_book_and_resnapshots(ds15):
         feed, tokens = await _running_feed(server, ds15)
         try:
             token = tokens[0]
-            server.inject("tick_size_change", asset_id=token, new_tick_size="0.001")
+            server.inject("tick_size_change", asset_id=ids.raw(token), new_tick_size="0.001")  # the venue's id
             await until(lambda: (Trust.UNTRUSTED, Reason.TICK_SIZE_CHANGE) in transitions(feed, token))
             await until(lambda: feed.books.get(token).trusted and feed.books.get(token).reason == Reason.SNAPSHOT)
             assert feed.books.book(token).tick_size == 1_000
@@ -180,7 +181,7 @@ async def test_duplicated_and_reordered_frames_end_in_the_venues_books(ds1h):
         flt = DiscoveryFilter(slugs=slugs, active_only=False, exclude_closed=False)
         async with MarketFeed(feed_config(server, flt, stall_after_s=0)) as feed:
             await server.wait_replayed(timeout=30)
-            last = ds1h.markets[-1]
+            last = ds1h.markets[-1].qualified("polymarket")
             await until(lambda: feed.books.get(last.yes.token_id) is not None
                         and feed.books.book(last.yes.token_id).ts_venue_ns >= ds1h.end_ns - 10**9)
             await until(lambda: all_trusted(feed, last.token_ids), timeout=5)

@@ -52,7 +52,7 @@ async def test_binance_spot_trades_through_the_registry_over_loopback():
         await client.start()
         try:
             await wait_until(lambda: len(events) >= 5, what="ETH trades")
-            assert await client.subscribe(["BNBBTC", "ethusdt"]) == 1  # a new set reconnects
+            assert await client.subscribe(["BINANCE:BNBBTC", "ethusdt"]) == 1  # qualified or bare  # a new set reconnects
             await wait_until(lambda: len(venue.conns) == 2, what="the connection for the new set")
             n = len(events)
             await wait_until(lambda: len(events) >= n + 5, what="trades on the new connection")
@@ -61,9 +61,9 @@ async def test_binance_spot_trades_through_the_registry_over_loopback():
         assert [c.path for c in venue.conns] == ["/stream?streams=ethusdt@trade",
                                                  "/stream?streams=ethusdt@trade/bnbbtc@trade"]
     trades = [e for e in events if type(e) is Trade]
-    eth = next(e for e in trades if e.market == "ETHUSDT")
+    eth = next(e for e in trades if e.market == "BINANCE:ETHUSDT")
     # the real 2021-12 capture: price 4149.74, qty 0.4387, buyer is maker -> the taker sold
-    assert (eth.asset_id, eth.price, eth.size, eth.side) == ("ETHUSDT", 4_149_740_000, 438_700, Side.SELL)
+    assert (eth.asset_id, eth.price, eth.size, eth.side) == ("BINANCE:ETHUSDT", 4_149_740_000, 438_700, Side.SELL)
     assert eth.ts_venue_ns == (1639351062243 + 1) * 1_000_000 and eth.ts_recv_ns > 0
     assert raw and client.stats()["restarts"] == 1
 

@@ -69,3 +69,42 @@ async def test_a_paper_run_names_everything_polymarket_while_the_venue_sees_bare
                     assert not v or v.startswith("POLYMARKET:"), (name, col, v)
     finally:
         store.close()
+
+
+async def test_a_position_left_in_a_pre_migration_store_is_adopted_and_settled(ds, tmp_path):
+    """Run 1 fills and stops; its store is taken back to the revision before venue ids (bare
+    rows, as an older engine left them); run 2 migrates the store on open, adopts the position
+    by its qualified market, looks the market up at the venue with the bare token id, and
+    settles it."""
+    target = ds.markets[1]
+    qcid = ids.qualify("polymarket", target.condition_id)
+    async with VenueServer(ds, speed=SPEED, start_at_ns=target.start_ns - 5 * 10**9) as server:
+        stop, holder = asyncio.Event(), []
+        task = asyncio.create_task(run_live(
+            config("paper"), "paper", tmp_path, ws_url=server.ws_url, gamma_url=server.http_url,
+            clob_url=server.http_url, log=lambda s: None, stop_event=stop, on_started=holder.append))
+        try:
+            await until(lambda: holder and holder[0].kernel.counters["fills"] >= 1)
+        finally:
+            stop.set()
+            first = await asyncio.wait_for(task, 20)
+    store = Store(f"sqlite:///{tmp_path / 'clobflow.sqlite'}")
+    try:
+        store.downgrade("0001")
+        (row,) = [r for r in store.positions(first.run_id) if r["status"] == "open"]
+        assert row["market"] == target.condition_id  # bare again
+    finally:
+        store.close()
+    async with VenueServer(ds, speed=1, start_at_ns=target.end_ns + 30 * 10**9) as server:
+        second = await run_live(config("paper"), "paper", tmp_path, ws_url=server.ws_url,
+                                gamma_url=server.http_url, clob_url=server.http_url, duration_s=2,
+                                log=lambda s: None)
+    entries = read_journal(second.journal_path)
+    assert [e.market for e in entries if e.action == "adopt"] == [qcid]
+    assert [e.market for e in entries if e.action == "settle"] == [qcid]
+    store = Store(f"sqlite:///{tmp_path / 'clobflow.sqlite'}")
+    try:
+        (row,) = [r for r in store.positions(first.run_id) if r["market"] == qcid]
+        assert row["status"] == "closed" and row["close_reason"] == "settled"
+    finally:
+        store.close()

@@ -96,3 +96,18 @@ def test_a_kernel_fill_survives_kill_9(tmp_path):
     fills = [e for e in got if e.action == "fill"]
     assert len(fills) == 1 and fills[0].inputs["price"] == 500_000
     assert [e.action for e in got].count("order") == 1 and got[-1].action != "skip"
+
+
+def test_an_old_journal_with_bare_ids_is_read_as_polymarket(tmp_path):
+    path = tmp_path / "old.jsonl"
+    path.write_bytes(  # two lines as an engine before venue-qualified ids wrote them, and a new one
+        b'{"seq":1,"ts_ns":5,"strategy":"imbalance","action":"fill","reason":"taker","passed":true,'
+        b'"market":"0xabc","asset_id":"123","inputs":{"size":1}}\n'
+        b'{"seq":2,"ts_ns":6,"strategy":"imbalance","action":"skip","reason":"x","passed":false,'
+        b'"market":"0xabc","asset_id":"","inputs":null}\n'
+        b'{"seq":3,"ts_ns":7,"strategy":"imbalance","action":"fill","reason":"taker","passed":true,'
+        b'"market":"POLYMARKET:0xdef","asset_id":"POLYMARKET:456","inputs":null}\n')
+    got = read_journal(path)
+    assert [(e.market, e.asset_id) for e in got] == [
+        ("POLYMARKET:0xabc", "POLYMARKET:123"), ("POLYMARKET:0xabc", ""), ("POLYMARKET:0xdef", "POLYMARKET:456")]
+    assert got[0].inputs == {"size": 1}

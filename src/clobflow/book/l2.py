@@ -19,6 +19,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
+from clobflow.core import ids
 from clobflow.core.events import Side
 from clobflow.core.numbers import SCALE
 
@@ -261,6 +262,6 @@ class L2Book:
 
     def __repr__(self) -> str:
         return (
-            f"L2Book({self.asset_id[:10]}…, bid={self.best_bid()}x{self.best_bid_size()}, "
+            f"L2Book({ids.raw(self.asset_id)[:10]}…, bid={self.best_bid()}x{self.best_bid_size()}, "
             f"ask={self.best_ask()}x{self.best_ask_size()}, levels={len(self)})"
         )

@@ -14,6 +14,7 @@ from clobflow.cli.errors import UserError
 from clobflow.book.book_set import BookSet
 from clobflow.book.trust import Reason
 from clobflow.cli.format import px, qty
+from clobflow.core import ids
 from clobflow.core.events import PriceChange
 from clobflow.core.numbers import format_micros
 from clobflow.replay.source import iter_frames
@@ -81,7 +82,7 @@ def books(
                         out.write("\n")
                     else:
                         out.write(
-                            f"{ts:>19d} {asset[:12]:12s} bid {px(b.best_bid()):>7s} x {qty(b.best_bid_size()):>12s}"
+                            f"{ts:>19d} {ids.raw(asset)[:12]:12s} bid {px(b.best_bid()):>7s} x {qty(b.best_bid_size()):>12s}"
                             f"  ask {px(b.best_ask()):>7s} x {qty(b.best_ask_size()):>12s}  {tb!r}\n"
                         )
     except ValueError as exc:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from clobflow.core import ids
 from clobflow.core.clock import LiveClock, VenueTimeClock, s_to_ns
 from clobflow.core.errors import ConfigError, Retryable, VenueRejected
 from clobflow.core.events import MarketResolved
@@ -101,7 +102,7 @@ def line_for(e: JournalEntry) -> str:
         elif isinstance(v, float):
             v = f"{v:+.3f}"
         parts.append(f"{k}={v}")
-    return f"{e.action:11s} {e.reason:24s} {e.market[:12]} {' '.join(parts)}"
+    return f"{e.action:11s} {e.reason:24s} {ids.raw(e.market)[:12]} {' '.join(parts)}"
 
 
 async def run_live(

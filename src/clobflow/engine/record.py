@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 
 from clobflow.engine.lifecycle import install_stop_signals, wait_for_stop
+from clobflow.core import ids
 from clobflow.core.events import Side, Trade
 from clobflow.core.ports import InstrumentDiff
 from clobflow.engine import registry
@@ -178,7 +179,7 @@ async def run_record(config: RecordConfig, *, duration_s: float | None = None,
 def spot_rows(events: list, venue: str) -> list[SpotPriceRow]:
     """The ``spot_prices`` rows of a spot feed's ``Trade`` events (the taker sold when the buyer
     was the maker)."""
-    return [SpotPriceRow(e.ts_recv_ns, e.ts_venue_ns, venue, e.asset_id.rpartition(":")[2], e.price, e.size,
+    return [SpotPriceRow(e.ts_recv_ns, e.ts_venue_ns, venue, ids.raw(e.asset_id), e.price, e.size,
                          e.trade_id, e.side == Side.SELL) for e in events if type(e) is Trade]
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 import msgspec
 
+from clobflow.core import ids
+
 
 class JournalEntry(msgspec.Struct, frozen=True, gc=False):
     seq: int
@@ -145,7 +147,17 @@ class JsonlJournalFile:
             self._f.close()
 
 
-def read_journal(path: str | Path) -> list[JournalEntry]:
+def read_journal(path: str | Path, *, legacy_venue: str = "polymarket") -> list[JournalEntry]:
+    """The entries of a JSON Lines journal, in order. ``market``/``asset_id`` come back
+    venue-qualified: journals written before ids carried their venue hold bare ids, and every
+    one of those was ``legacy_venue``'s (Polymarket's), so they are read as such."""
     dec = msgspec.json.Decoder(JournalEntry)
     with open(path, "rb") as f:
-        return [dec.decode(line) for line in f if line.strip()]
+        return [_qualified(dec.decode(line), legacy_venue) for line in f if line.strip()]
+
+
+def _qualified(e: JournalEntry, venue: str) -> JournalEntry:
+    m, a = ids.qualify(venue, e.market), ids.qualify(venue, e.asset_id)
+    if m is e.market and a is e.asset_id:
+        return e
+    return msgspec.structs.replace(e, market=m, asset_id=a)

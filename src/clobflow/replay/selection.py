@@ -43,6 +43,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from clobflow.core import ids
 from clobflow.core.markets import BinaryMarket
 from clobflow.sim.datasets import Dataset, load_dataset
 from clobflow.sim.datasets.base import iso_utc, parse_iso_ns
@@ -63,7 +64,8 @@ def frame_ids(text: str) -> set[str]:
 
 def match_markets(markets: Iterable[BinaryMarket], selectors: Iterable[str]) -> list[BinaryMarket]:
     """The markets matched by any selector (condition id, token id, slug, or slug prefix), in
-    the order of ``markets``.
+    the order of ``markets``. Ids may be given bare or venue-qualified (``POLYMARKET:0x…``, as
+    journals and reports name them); datasets hold bare ids.
 
     Raises:
         ValueError: a selector matches no market (the message names it).
@@ -71,7 +73,7 @@ def match_markets(markets: Iterable[BinaryMarket], selectors: Iterable[str]) -> 
     ms = list(markets)
     chosen: set[str] = set()
     for sel in selectors:
-        sel = sel.strip()
+        sel = ids.raw(sel.strip())
         # an exact id or slug wins; otherwise the selector is a slug prefix
         hit = [m for m in ms if sel in (m.condition_id, m.slug) or sel in m.token_ids] if sel else []
         if not hit and sel:

@@ -106,7 +106,11 @@ async def test_book_over_http_with_injected_clock(srv: LoopbackHTTP):
         assert snap.ts_recv_ns == 1_700_000_000 * S and snap.bids[0][0] == 100_000
         snap2 = await c.book(TOKEN, ts_recv_ns=7)
         assert snap2.ts_recv_ns == 7
-    assert srv.requests == [("/book", f"token_id={TOKEN}")] * 2
+        # the engine's qualified id: the venue is asked with its own id, the answer is qualified
+        snap3 = await c.book("POLYMARKET:" + TOKEN)
+        assert snap3.asset_id == "POLYMARKET:" + TOKEN and snap3.market == "POLYMARKET:" + snap.market
+        assert snap3.bids == snap.bids
+    assert srv.requests == [("/book", f"token_id={TOKEN}")] * 3
 
 
 async def test_book_unknown_token_is_rejected(srv: LoopbackHTTP):

@@ -1,8 +1,9 @@
 """Binance spot trades behind the engine's market-data port (``core.ports.MarketDataClient``).
 
 ``BinanceMarketData`` wraps the combined-stream pump (``ws.BinanceTradeStream``): each frame's
-trades become ``core.events.Trade`` events (``market`` and ``asset_id`` are the upper-case
-symbol, ``side`` the taker's: ``SELL`` when the buyer was the maker) and go to ``on_events``
+trades become ``core.events.Trade`` events (``market`` and ``asset_id`` are the venue-qualified
+upper-case symbol, ``BINANCE:ETHUSDT`` (``core.ids``); subscribe/unsubscribe take symbols
+qualified or bare, any case), ``side`` the taker's: ``SELL`` when the buyer was the maker) and go to ``on_events``
 synchronously, like every venue. Binance names a combined stream's symbols in its URL, so a
 change of the subscribed set reconnects with the new set (make-before-break is the pump's job
 for rotations, not for set changes: a few trades may be missed across a set change).
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from clobflow.core import ids
 from clobflow.core.clock import Clock, LiveClock
 from clobflow.core.events import FeedStatus, Side, Trade
 from clobflow.core.ports import OnEvents, OnRaw
@@ -27,7 +29,7 @@ from clobflow.venues.binance.ws import BINANCE_WS_URL, BinanceTradeStream
 class BinanceFeedConfig:
     """Where to connect and which symbols to start with (lower or upper case)."""
 
-    venue: ClassVar[str] = "binance"
+    venue: ClassVar[str] = VENUE
 
     url: str = BINANCE_WS_URL
     symbols: tuple[str, ...] = ()
@@ -35,10 +37,15 @@ class BinanceFeedConfig:
     connect_options: dict = field(default_factory=dict)
 
 
+VENUE = "binance"
+_qualify = ids.Qualifier(VENUE, limit=1_000)
+
+
 def trade_of(row: SpotPriceRow) -> Trade:
-    """The normalised event of one spot trade row."""
+    """The normalised event of one spot trade row (ids venue-qualified)."""
     side = Side.SELL if row.buyer_is_maker else Side.BUY
-    return Trade(row.symbol, row.symbol, row.price, row.size, side, row.trade_id, row.ts_venue_ns, row.ts_ns)
+    sym = _qualify(row.symbol)
+    return Trade(sym, sym, row.price, row.size, side, row.trade_id, row.ts_venue_ns, row.ts_ns)
 
 
 class BinanceMarketData:
@@ -65,19 +72,19 @@ class BinanceMarketData:
             await self.stream.stop()
 
     async def subscribe(self, instrument_ids: Iterable[str]) -> int:
-        new = [s for s in normalise_symbols(instrument_ids) if s not in self.symbols]
+        new = [s for s in normalise_symbols(map(ids.raw, instrument_ids)) if s not in self.symbols]
         if new:
             self.symbols += tuple(new)
             await self._restart()
         return len(new)
 
     async def unsubscribe(self, instrument_ids: Iterable[str]) -> int:
-        gone = set(normalise_symbols(instrument_ids)) & set(self.symbols)
+        gone = set(normalise_symbols(map(ids.raw, instrument_ids))) & set(self.symbols)
         if gone:
             self.symbols = tuple(s for s in self.symbols if s not in gone)
             await self._restart()
-            ids = tuple(sorted(s.upper() for s in gone))
-            self._on_events([FeedStatus(ids, "unsubscribed", "", self._clock.now_ns())], 0)
+            named = tuple(sorted(_qualify(s.upper()) for s in gone))
+            self._on_events([FeedStatus(named, "unsubscribed", "", self._clock.now_ns())], 0)
         return len(gone)
 
     async def resnapshot(self, instrument_ids: Iterable[str]) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from clobflow.core import ids
 from clobflow.core.clock import Clock, LiveClock
 from clobflow.core.events import BookSnapshot, Levels
 from clobflow.core.numbers import NumberFormatError, micros_from_number
@@ -135,17 +136,21 @@ class ClobRestClient(RestClientBase):
             HttpRejected: 4xx (e.g. 404 "No orderbook exists"), an unusable body, or a book for
                 another token than the one asked for.
         """
-        d = await self.http.get_json("/book", [("token_id", token_id)], family="book")
+        wire_id = ids.raw(token_id)  # the engine's POLYMARKET:<token> or the bare token
+        d = await self.http.get_json("/book", [("token_id", wire_id)], family="book")
         ts = ts_recv_ns if ts_recv_ns is not None else self._clock.now_ns()
         try:
             snap = parse_book_response(d, ts)
         except ValueError as exc:
             body = str(d)[:_BODY_EXCERPT]
             raise HttpRejected(f"clob GET /book: {exc}", status=200, body=body) from None
-        if snap.asset_id != token_id:
+        if snap.asset_id != wire_id:
             raise HttpRejected(
-                f"clob GET /book: asked for {token_id}, got {snap.asset_id}", status=200
+                f"clob GET /book: asked for {wire_id}, got {snap.asset_id}", status=200
             )
+        if wire_id != token_id:  # answer in the form asked
+            venue = ids.split(token_id)[0]
+            snap = msgspec.structs.replace(snap, market=ids.qualify(venue, snap.market), asset_id=token_id)
         return snap
 
     async def server_time_s(self) -> int:
