@@ -9,7 +9,7 @@ import pytest
 from clobflow.engine.backtest import run_backtest
 from clobflow.engine.config import parse_config
 from clobflow.recorder.frames import RawFrame
-from clobflow.replay.selection import DatasetSpec, dataset_for, frame_ids, parse_time_ns, select_frames
+from clobflow.replay.selection import DatasetSpec, dataset_for, frame_ids, match_markets, parse_time_ns, select_frames
 from clobflow.sim.datasets import Dataset, load_dataset
 
 DAY2 = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z: the recording's second day
@@ -110,8 +110,10 @@ def test_backtest_on_a_selection_trades_only_the_selected_markets(ds15, tmp_path
     cfg = parse_config({"engine": {"mode": "backtest"}})
     res = run_backtest(cfg, sel, tmp_path)
     k = res.kernel
-    cids = {m.condition_id for m in sel.markets}
+    cids = {m.qualified("polymarket").condition_id for m in sel.markets}  # the engine's ids
     assert set(k.markets) == cids and len(cids) == 4
+    # a selector may name a market by the qualified id journals and reports print
+    assert match_markets(ds15.markets, sorted(cids)) == sel.markets
     assert k.bought and set(k.bought) <= cids
     assert res.frames == len(sel.frames)
 

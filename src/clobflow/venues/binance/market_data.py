@@ -24,6 +24,9 @@ from clobflow.recorder.tables import SpotPriceRow
 from clobflow.venues.binance.protocol import SpotStreamConfig, normalise_symbols
 from clobflow.venues.binance.ws import BINANCE_WS_URL, BinanceTradeStream
 
+VENUE = "binance"
+_qualify = ids.Qualifier(VENUE, limit=1_000)
+
 
 @dataclass(frozen=True)
 class BinanceFeedConfig:
@@ -35,10 +38,6 @@ class BinanceFeedConfig:
     symbols: tuple[str, ...] = ()
     stream: SpotStreamConfig = field(default_factory=SpotStreamConfig)
     connect_options: dict = field(default_factory=dict)
-
-
-VENUE = "binance"
-_qualify = ids.Qualifier(VENUE, limit=1_000)
 
 
 def trade_of(row: SpotPriceRow) -> Trade:
