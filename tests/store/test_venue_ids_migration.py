@@ -4,6 +4,9 @@ and a position opened before the migration is still found and adopted by a resta
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from sqlalchemy import text
 
 from clobflow.store import Store
@@ -44,51 +47,43 @@ def _ids(store: Store) -> dict[str, list[tuple]]:
                 for t in ("signals", "decisions", "orders", "fills", "positions")}
 
 
-def test_bare_rows_are_qualified_and_the_downgrade_strips_them(db_url: str) -> None:
+@pytest.fixture
+def old_store(db_url: str) -> Iterator[Store]:
+    """A store at the revision before venue ids, holding the rows an older engine wrote."""
     store = Store(db_url)
-    try:
-        store.migrate(BEFORE)
-        _seed_bare(store)
-        bare = _ids(store)
-        store.migrate()
-        assert store.revision() == head_revision()
-        got = _ids(store)
-        assert got["positions"] == [(Q + CID, Q + NO)]
-        assert got["fills"] == got["orders"] == [(Q + CID, Q + NO)]
-        assert got["signals"] == [(Q + CID, Q + YES)]
-        # empty and missing ids stay empty and missing
-        assert set(got["decisions"]) == {(Q + CID, Q + YES), (Q + CID, None), ("", None), (Q + CID, "")}
-        store.downgrade(BEFORE)
-        assert _ids(store) == bare
-        store.migrate()
-        assert _ids(store) == got
-    finally:
-        store.close()
+    store.migrate(BEFORE)
+    _seed_bare(store)
+    yield store
+    store.close()
 
 
-def test_the_upgrade_leaves_qualified_ids_alone(db_url: str) -> None:
+def test_bare_rows_are_qualified_and_the_downgrade_strips_them(old_store: Store) -> None:
+    bare = _ids(old_store)
+    old_store.migrate()
+    assert old_store.revision() == head_revision()
+    got = _ids(old_store)
+    assert got["positions"] == [(Q + CID, Q + NO)]
+    assert got["fills"] == got["orders"] == [(Q + CID, Q + NO)]
+    assert got["signals"] == [(Q + CID, Q + YES)]
+    # empty and missing ids stay empty and missing
+    assert set(got["decisions"]) == {(Q + CID, Q + YES), (Q + CID, None), ("", None), (Q + CID, "")}
+    old_store.downgrade(BEFORE)
+    assert _ids(old_store) == bare
+    old_store.migrate()
+    assert _ids(old_store) == got
+
+
+def test_the_upgrade_leaves_qualified_ids_alone(old_store: Store) -> None:
     """A store an engine with qualified ids already wrote to (or one migrated twice)."""
-    store = Store(db_url)
-    try:
-        store.migrate(BEFORE)
-        _seed_bare(store)
-        with store._engine.begin() as c:  # noqa: SLF001
-            c.execute(text(f"UPDATE fills SET market = '{Q}{CID}', asset_id = 'BINANCE:ETHUSDT'"))
-        store.migrate()
-        assert _ids(store)["fills"] == [(Q + CID, "BINANCE:ETHUSDT")]
-    finally:
-        store.close()
+    with old_store._engine.begin() as c:  # noqa: SLF001
+        c.execute(text(f"UPDATE fills SET market = '{Q}{CID}', asset_id = 'BINANCE:ETHUSDT'"))
+    old_store.migrate()
+    assert _ids(old_store)["fills"] == [(Q + CID, "BINANCE:ETHUSDT")]
 
 
-def test_a_position_opened_before_the_migration_is_found_by_its_qualified_market(db_url: str) -> None:
-    store = Store(db_url)
-    try:
-        store.migrate(BEFORE)
-        _seed_bare(store)
-        store.migrate()
-        (row,) = store.open_positions("imbalance", "paper")
-        assert (row["market"], row["asset_id"]) == (Q + CID, Q + NO)
-        assert store.open_position_exists("imbalance", Q + CID, "paper")
-        assert not store.open_position_exists("imbalance", CID, "paper")
-    finally:
-        store.close()
+def test_a_position_opened_before_the_migration_is_found_by_its_qualified_market(old_store: Store) -> None:
+    old_store.migrate()
+    (row,) = old_store.open_positions("imbalance", "paper")
+    assert (row["market"], row["asset_id"]) == (Q + CID, Q + NO)
+    assert old_store.open_position_exists("imbalance", Q + CID, "paper")
+    assert not old_store.open_position_exists("imbalance", CID, "paper")
