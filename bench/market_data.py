@@ -140,7 +140,7 @@ class Clobflow:
     name = "clobflow"
 
     def __init__(self) -> None:
-        self.parser = MarketParser()
+        self.parser = MarketParser("polymarket")  # the engine's form: venue-qualified ids
         self.books = BookSet(checker=PolymarketIntegrity())
 
     def setup(self, frames: list[bytes]) -> None:

@@ -325,7 +325,8 @@ async def test_refresh_by_token_ids_and_slugs(gamma_srv: GammaServer):
     gamma_srv.rows = [a, b]
     tok = json.loads(b["clobTokenIds"])[1]
     async with gamma(gamma_srv) as g:
-        flt = DiscoveryFilter(slugs=(a["slug"],), token_ids=(tok,))
+        flt = DiscoveryFilter(slugs=(a["slug"],), token_ids=("POLYMARKET:" + tok,))  # as the engine prints it
+        assert flt.token_ids == (tok,)
         d = await Discovery(g, flt, SimClock(W0 * S)).refresh()
     assert sorted(m.slug for m in d.added) == sorted([a["slug"], b["slug"]])
     assert [list(q) for q in gamma_srv.queries] == [["slug", "limit"], ["clob_token_ids", "limit"]]

@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from clobflow.core import ids
 from clobflow.core.clock import Clock, s_to_ns
 from clobflow.core.errors import ConfigError, Retryable, VenueRejected
 from clobflow.core.markets import BinaryMarket
@@ -45,7 +46,8 @@ _NS_PER_S = 1_000_000_000
 class DiscoveryFilter:
     """What to follow. Every check is applied client-side by ``select``; Gamma only narrows.
 
-    - ``slugs`` / ``token_ids``: explicit markets (queried by ``slug=`` / ``clob_token_ids=``).
+    - ``slugs`` / ``token_ids``: explicit markets (queried by ``slug=`` / ``clob_token_ids=``);
+      token ids may be venue-qualified (``POLYMARKET:<token>``), they are kept bare.
     - ``updown_assets`` x ``updown_intervals``: the current up/down window and
       ``updown_windows_ahead`` (0..96) following ones (``("btc",)``, ``("15m",)``, 1 -> 2
       markets). Intervals: ``"5m"``, ``"15m"`` (the unix-start slug series of protocol.md §3.4).
@@ -81,6 +83,8 @@ class DiscoveryFilter:
             if not all(isinstance(v, str) and v.strip() for v in value):
                 raise ConfigError(name, f"must hold non-empty strings, got {value!r}")
             object.__setattr__(self, name, tuple(dict.fromkeys(value)))  # lists from TOML
+        # token ids as the engine prints them (POLYMARKET:<token>) or bare: Gamma wants them bare
+        object.__setattr__(self, "token_ids", tuple(dict.fromkeys(map(ids.raw, self.token_ids))))
         for a in self.updown_assets:
             if not _ASSET.match(a):
                 raise ConfigError("updown_assets", f"{a!r} is not a lowercase code like 'btc'")
