@@ -76,7 +76,7 @@ def test_buy_walks_several_levels_one_fill_per_level_at_level_prices(real):
     schedule = real_market().fee_schedule
     assert [f.fee for f in fs] == [taker_fee(f.size, f.price, schedule) for f in fs]
     assert all(f.liquidity is Liquidity.TAKER and f.fee > 0 for f in fs)
-    assert [f.fill_id for f in fs] == ["sim-2", "sim-3", "sim-4"]
+    assert [f.fill_id for f in fs] == ["o1:sim-2", "o1:sim-3", "o1:sim-4"]
 
 
 def test_limit_price_is_respected_on_both_sides(real):

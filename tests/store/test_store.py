@@ -11,6 +11,7 @@ from clobflow.core.events import Side
 from clobflow.core.orders import Fill, Liquidity, OrderIntent, OrderStatus, OrderType
 from clobflow.store import (
     DuplicatePosition,
+    FillConflict,
     FillRow,
     OrderRow,
     PositionNotOpen,
@@ -35,6 +36,8 @@ def test_runs_round_trip(store: Store) -> None:
         "finished_ns": None,
         "status": "running",
         "summary_json": None,
+        "owner": None,
+        "heartbeat_ns": None,
     }
     store.finish_run("r1", T0 + 5, "completed", {"pnl": 1_250_000, "fills": 3})
     row = store.run("r1")
@@ -179,13 +182,26 @@ def test_order_upsert(store: Store) -> None:
 def test_fills_are_idempotent(store: Store) -> None:
     run = start_run(store)
     store.record_fills([fill(run, "o1", "f1", ts=1), fill(run, "o1", "f2", ts=2)])
-    # Re-recording (a reconnect replays the user stream): same ids are skipped, new ones kept,
-    # and the first version stays.
-    store.record_fills([fill(run, "o1", "f2", size=1, ts=2), fill(run, "o1", "f3", ts=3), fill(run, "o1", "f1", ts=1)])
-    store.record_fills([fill(run, "o1", "f3", ts=3)])
+    # Re-recording (a reconnect replays the user stream, a retried batch): identical rows are
+    # skipped, new ones kept; the same fill twice in one batch is one row.
+    store.record_fills([fill(run, "o1", "f2", ts=2), fill(run, "o1", "f3", ts=3), fill(run, "o1", "f1", ts=1)])
+    store.record_fills([fill(run, "o1", "f3", ts=3), fill(run, "o1", "f3", ts=3)])
     rows = store.fills(run)
     assert [r["fill_id"] for r in rows] == ["f1", "f2", "f3"]
     assert rows[1]["size"] == 5_000_000
+
+
+def test_a_fill_id_with_different_content_is_a_conflict_not_a_silent_drop(store: Store) -> None:
+    run = start_run(store)
+    store.record_fills([fill(run, "o1", "f1", ts=1)])
+    with pytest.raises(FillConflict, match=r"fill 'f1' is already stored.*size"):
+        store.record_fills([fill(run, "o1", "f2", ts=2), fill(run, "o1", "f1", size=1, ts=1)])
+    assert [r["fill_id"] for r in store.fills(run)] == ["f1"]  # all or nothing: f2 not written
+    with pytest.raises(FillConflict, match="'f9'"):
+        store.record_fills([fill(run, "o1", "f9", ts=1), fill(run, "o1", "f9", ts=2)])  # within one batch
+    start_run(store, "other-run")
+    with pytest.raises(FillConflict, match="run_id"):
+        store.record_fills([fill("other-run", "o1", "f1", ts=1)])  # another run reusing the id
 
 
 def test_constraints_are_conflicts(store: Store) -> None:

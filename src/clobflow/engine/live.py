@@ -13,6 +13,7 @@ reports applied, strategies stopped, journal and store flushed.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from clobflow.core import ids
 from clobflow.core.clock import LiveClock, VenueTimeClock, s_to_ns
 from clobflow.core.errors import ConfigError, Retryable, VenueRejected
 from clobflow.core.events import MarketResolved
+from clobflow.core.redact import Redactor, secret_values
 from clobflow.core.numbers import format_micros
 from clobflow.engine.config import AppConfig
 from clobflow.engine.kernel import Kernel
@@ -124,6 +126,8 @@ async def run_live(
         raise ConfigError("engine.mode", f"run supports paper and shadow, not {mode!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    redactor, print_line = Redactor(secret_values(os.environ)), log
+    log = lambda line: print_line(redactor.text(line))  # noqa: E731 - no credential in a log line
     local = LiveClock()
     clock = VenueTimeClock(local)  # the kernel's market time: follows the venue's timestamps
     started = local.now_ns()
@@ -136,6 +140,8 @@ async def run_live(
     recorder = RunRecorder.open(url, run_id=run_id, mode=mode, strategy_names=[
         s.name for s in config.enabled_strategies()], config=config, started_ns=started)
     journal.add_sink(recorder.decision)
+    if recorder.crashed_runs:
+        log(f"marked {len(recorder.crashed_runs)} run(s) crashed (their process died): {', '.join(recorder.crashed_runs)}")
     f = config.feed
     feed_cfg = registry.adapter(f.venue).feed_config(
         {"ws_url": ws_url or f.ws_url, "gamma_url": gamma_url or f.gamma_url, "clob_url": clob_url or f.clob_url},

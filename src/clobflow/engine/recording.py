@@ -7,20 +7,28 @@ position row are synchronous and happen on fills and settlements (rows follow ho
 answers "is there already an open position for (strategy, market, mode)?" atomically across
 processes, and a second process's fill on a held market is journaled as ``position_conflict``.
 
+``open()`` first marks runs whose process died (kill -9) ``crashed`` (``store.liveness``), then
+registers this run with its owner and a heartbeat thread. The stored config is redacted
+(``core.redact``: URL passwords and secret-looking keys and env values never reach the store).
+
 ``close()`` flushes the writer; when it returns, every record handed over is committed (or the
 error is raised, with the records kept).
 """
 
 from __future__ import annotations
 
+import os
+import time
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from clobflow.core.orders import Fill, OrderStatus
+from clobflow.core.redact import Redactor, secret_values
 from clobflow.execution.orders import Order
 from clobflow.observe.journal import JournalEntry
 from clobflow.store.errors import DuplicatePosition
+from clobflow.store.liveness import Heartbeat, owner_tag, recover_crashed_runs
 from clobflow.store.records import DecisionRow, FillRow, OrderRow, PositionUpdate, TransitionRow
 from clobflow.store.store import Store
 from clobflow.store.writer import StoreWriter
@@ -36,16 +44,26 @@ class RunRecorder:
         self.run_id = run_id
         self.mode = mode
         self._transition_seq: dict[str, int] = {}
+        self.crashed_runs: list[str] = []  # runs found dead and marked crashed at open
+        self._heartbeat: Heartbeat | None = None
 
     @classmethod
     def open(cls, url: str, *, run_id: str, mode: str, strategy_names: list[str], config: object,
              started_ns: int = 0) -> RunRecorder:
-        """Connect, migrate to the current schema, register the run and start the writer."""
+        """Connect, migrate to the current schema, mark dead runs crashed, register the run
+        (config redacted) and start the writer and the heartbeat."""
         store = Store(url)
         store.migrate()
-        store.start_run(run_id, mode, ",".join(strategy_names), msgspec.json.encode(config).decode(), started_ns)
+        crashed = recover_crashed_runs(store)
+        redactor = Redactor(secret_values(os.environ))
+        config_json = msgspec.json.encode(redactor.obj(msgspec.to_builtins(config))).decode()
+        store.start_run(run_id, mode, ",".join(strategy_names), config_json, started_ns,
+                        owner=owner_tag(), heartbeat_ns=time.time_ns())
         writer = StoreWriter(store).start()
-        return cls(store, writer, run_id=run_id, mode=mode)
+        rec = cls(store, writer, run_id=run_id, mode=mode)
+        rec.crashed_runs = crashed
+        rec._heartbeat = Heartbeat(store, run_id).start()
+        return rec
 
     # -- synchronous -----------------------------------------------------------------------
 
@@ -123,6 +141,8 @@ class RunRecorder:
     def close(self, kernel: object, now_ns: int, status: str = "finished") -> None:
         """Flush everything, record the run's summary, close the store."""
         try:
+            if self._heartbeat is not None:
+                self._heartbeat.stop()
             self.writer.close()
             summary = getattr(kernel, "counters", {})
             self.store.finish_run(self.run_id, now_ns, status, summary)

@@ -34,8 +34,10 @@ Map:
 
 Limits (documented, not modelled): the YES and NO books are treated as independent (the
 venue's cross-token matching is not simulated, so liquidity mirrored on the other token can be
-used twice); our takers never trade with our own resting orders; ids are deterministic
-``f"{id_prefix}-{n}"`` shared by venue order ids and fill ids.
+used twice); our takers never trade with our own resting orders; ids are deterministic:
+venue order ids ``f"{id_prefix}-{n}"``, fill ids ``f"{client_order_id}:{id_prefix}-{n}"`` (one
+counter ``n`` for both). The fill id carries the client order id, which carries the run's tag,
+so a restarted run's fills never reuse an earlier run's ids (the store keys fills by id).
 
 Every report is stamped with the venue time ``now_ns`` of the call; the execution client adds
 the report latency. All state is integers; iteration order is insertion order (deterministic).
@@ -363,7 +365,8 @@ class MatchingEngine:
         self, intent: OrderIntent, market: BinaryMarket, price: int, size: int, liq: Liquidity, now_ns: int
     ) -> Filled:
         fill = Fill(
-            fill_id=self._next_id(),
+            # the order id makes fill ids unique across runs and processes (n restarts at 1)
+            fill_id=f"{intent.client_order_id}:{self._next_id()}",
             client_order_id=intent.client_order_id,
             strategy=intent.strategy,
             market=intent.market,

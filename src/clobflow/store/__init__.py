@@ -10,6 +10,7 @@
 
 from clobflow.store.errors import (
     DuplicatePosition,
+    FillConflict,
     PositionNotOpen,
     StoreBackpressure,
     StoreConflict,
@@ -25,6 +26,7 @@ from clobflow.store.writer import StoreWriter, WriterStats
 __all__ = [
     "DecisionRow",
     "DuplicatePosition",
+    "FillConflict",
     "FillRow",
     "OrderRow",
     "PositionNotOpen",

@@ -4,7 +4,7 @@
   call may succeed later.
 - ``StoreConflict``: the database refused the data (unique key, foreign key, check); retrying the
   same call will not help. ``DuplicatePosition`` and ``PositionNotOpen`` are the two conflicts the
-  position calls raise on purpose.
+  position calls raise on purpose; ``FillConflict``: a fill id already stored with other content.
 - ``StoreBackpressure`` (also ``Retryable``): the background writer's queue stayed full for
   ``put_timeout_s``; the record was **not** accepted.
 - ``StoreWriteError``: ``StoreWriter.flush``/``close`` could not confirm that every submitted record
@@ -44,6 +44,15 @@ class PositionNotOpen(StoreConflict):
     def __init__(self, position_id: int) -> None:
         super().__init__(f"position {position_id} does not exist or is not open")
         self.position_id = position_id
+
+
+class FillConflict(StoreConflict):
+    """A fill id is already stored with different content (or twice in one batch with
+    different content). Never a silent drop: the second fill would be lost."""
+
+    def __init__(self, fill_id: str, differences: str) -> None:
+        super().__init__(f"fill {fill_id!r} is already stored with different content ({differences})")
+        self.fill_id = fill_id
 
 
 class UnknownRun(StoreError):

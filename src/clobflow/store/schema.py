@@ -73,6 +73,9 @@ runs = Table(
     Column("finished_ns", BigInteger, nullable=True),
     Column("status", Text, nullable=False),
     Column("summary_json", Text, nullable=True),
+    # liveness (see store.liveness): "<host>:<pid>" and the wall-clock ns of the last heartbeat
+    Column("owner", Text, nullable=True),
+    Column("heartbeat_ns", BigInteger, nullable=True),
     CheckConstraint(_in("mode", MODES), name="mode"),
 )
 

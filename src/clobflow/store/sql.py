@@ -7,7 +7,10 @@ multi-row statement per table. Dialect-specific parts (SQLite and PostgreSQL sha
 
 - orders: ``INSERT ... ON CONFLICT (client_order_id) DO UPDATE ... WHERE stored.updated_ns <=
   new.updated_ns`` (a stale update never regresses a row);
-- fills: ``INSERT ... ON CONFLICT (fill_id) DO NOTHING`` (re-recording a fill is a no-op);
+- fills: ``INSERT ... ON CONFLICT (fill_id) DO NOTHING RETURNING fill_id``; a fill id that was
+  not inserted is compared with the stored row: the same content is a no-op (re-recording),
+  different content raises ``FillConflict`` (two fills sharing an id is a bug upstream, and a
+  silent drop would lose a fill);
 - position updates: ``UPDATE ... WHERE id = ? AND status = 'open'``.
 """
 
@@ -17,11 +20,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, bindparam, exc, func, insert, update
+from sqlalchemy import BigInteger, Connection, bindparam, exc, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from clobflow.store.errors import StoreConflict, StoreUnavailable
+from clobflow.store.errors import FillConflict, StoreConflict, StoreUnavailable
 from clobflow.store.records import (
     DecisionRow,
     FillRow,
@@ -85,7 +88,9 @@ class BatchSql:
             },
             where=orders.c.updated_ns <= ex.updated_ns,
         )
-        self._fill_insert = dialect_insert(fills).on_conflict_do_nothing(index_elements=[fills.c.fill_id])
+        self._fill_insert = (
+            dialect_insert(fills).on_conflict_do_nothing(index_elements=[fills.c.fill_id]).returning(fills.c.fill_id)
+        )
         self._writers: dict[type, Callable[[Connection, list[Any]], None]] = {
             SignalRow: _plain(signals),
             DecisionRow: _plain(decisions),
@@ -113,7 +118,26 @@ class BatchSql:
         conn.execute(self._order_upsert, [to_params(r) for r in latest.values()])
 
     def _insert_fills(self, conn: Connection, rows: list[FillRow]) -> None:
-        conn.execute(self._fill_insert, [to_params(r) for r in rows])
+        by_id: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            p = to_params(r)
+            seen = by_id.setdefault(r.fill_id, p)
+            if seen != p:
+                raise FillConflict(r.fill_id, _differences(seen, p))
+        inserted = {row[0] for row in conn.execute(self._fill_insert, list(by_id.values()))}
+        skipped = [fid for fid in by_id if fid not in inserted]
+        if not skipped:
+            return
+        # Already stored (a retried batch, a redelivered report): fine only if identical.
+        for stored in conn.execute(select(fills).where(fills.c.fill_id.in_(skipped))).mappings():
+            mine = by_id[stored["fill_id"]]
+            diff = _differences({k: stored[k] for k in mine}, mine)
+            if diff:
+                raise FillConflict(stored["fill_id"], diff)
+
+
+def _differences(stored: dict[str, Any], new: dict[str, Any]) -> str:
+    return ", ".join(f"{k}: {stored.get(k)!r} != {v!r}" for k, v in new.items() if stored.get(k) != v)
 
 
 def _plain(table: Any) -> Callable[[Connection, list[Any]], None]:

@@ -2,7 +2,8 @@
 
 Map:
 - lifecycle: ``Store(url)`` (no I/O), ``migrate()``, ``revision()``, ``close()``;
-- runs: ``start_run``, ``finish_run``, ``run``;
+- runs: ``start_run``, ``finish_run``, ``run``; liveness (``store.liveness``): ``heartbeat``,
+  ``running_runs``, ``mark_crashed``;
 - per-run records, each call one transaction: ``record_signal(s)``, ``record_decisions``,
   ``record_orders`` (upsert), ``record_transitions``, ``record_fills`` (idempotent on
   ``fill_id``), ``update_positions``; ``write(records)`` mixes them in one transaction (this is
@@ -24,6 +25,7 @@ for an in-flight writer batch (milliseconds), up to ``busy_timeout_s``. PostgreS
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -33,7 +35,7 @@ from sqlalchemy import URL, Connection, Select, exc, func, insert, select, updat
 
 from clobflow.store import migrate as _migrate
 from clobflow.store.engine import WRITE_OPTION, make_engine, normalize_url
-from clobflow.store.errors import DuplicatePosition, PositionNotOpen, StoreConflict, UnknownRun
+from clobflow.store.errors import DuplicatePosition, PositionNotOpen, StoreConflict, StoreUnavailable, UnknownRun
 from clobflow.store.records import (
     DecisionRow,
     FillRow,
@@ -107,16 +109,32 @@ class Store:
 
     # -- schema ------------------------------------------------------------------------------
 
-    def migrate(self, revision: str = "head") -> None:
+    def migrate(self, revision: str = "head", *, timeout_s: float = 120.0) -> None:
         """Bring the database (empty or older) to ``revision``, in one transaction.
 
         Safe to call from several processes at once: PostgreSQL serialises them with an
-        advisory lock, SQLite with its write lock; the later caller finds nothing to do.
+        advisory lock, SQLite with its write lock; the later caller finds nothing to do. A
+        migration holds the lock for a while (Alembic loads its scripts inside the
+        transaction), longer than a writer's busy timeout under load, so a busy/locked database
+        is retried (the migration is all or nothing, hence safe to repeat) until ``timeout_s``.
+
+        Raises:
+            StoreUnavailable: still locked or unreachable after ``timeout_s``.
         """
-        with self._writing() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
-            _migrate.upgrade(conn, revision)
+        deadline = time.monotonic() + timeout_s
+        delay = 0.05
+        while True:
+            try:
+                with self._writing() as conn:
+                    if self.dialect == "postgresql":
+                        conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+                    _migrate.upgrade(conn, revision)
+                return
+            except StoreUnavailable:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     def downgrade(self, revision: str) -> None:
         """Undo migrations down to ``revision`` (``"base"``: drop every store table). For
@@ -133,8 +151,21 @@ class Store:
 
     # -- runs --------------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, mode: str, strategy: str, config_json: str, started_ns: int) -> None:
+    def start_run(
+        self,
+        run_id: str,
+        mode: str,
+        strategy: str,
+        config_json: str,
+        started_ns: int,
+        *,
+        owner: str | None = None,
+        heartbeat_ns: int | None = None,
+    ) -> None:
         """Record a run (status ``running``). Rows of every other table name an existing run.
+        ``owner`` (``"<host>:<pid>"``) and ``heartbeat_ns`` (wall clock) let a later start tell
+        a live run from a crashed one (``store.liveness``). ``config_json`` is stored as given:
+        the caller redacts secrets (``core.redact``).
 
         Raises:
             ValueError: ``mode`` is not one of backtest / paper / shadow / live.
@@ -142,13 +173,37 @@ class Store:
         """
         _check_mode(mode)
         values = to_values(
-            run_id=run_id, mode=mode, strategy=strategy, config_json=config_json, started_ns=started_ns
+            run_id=run_id, mode=mode, strategy=strategy, config_json=config_json, started_ns=started_ns,
+            owner=owner, heartbeat_ns=heartbeat_ns,
         )
         try:
             with self._writing() as conn:
                 conn.execute(insert(runs).values(**values, status="running"))
         except StoreConflict as e:
             raise StoreConflict(f"run {run_id!r} already exists") from e
+
+    def heartbeat(self, run_id: str, now_ns: int) -> bool:
+        """Note that the running ``run_id`` is alive at wall-clock ``now_ns``. ``False``: the
+        run is not running any more (finished, or marked crashed by another process)."""
+        stmt = update(runs).where(runs.c.run_id == run_id, runs.c.status == "running").values(heartbeat_ns=now_ns)
+        with self._writing() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
+    def running_runs(self) -> list[Row]:
+        """Runs whose status is ``running`` (alive, or crashed and not yet found), oldest first."""
+        return self._read(select(runs).where(runs.c.status == "running").order_by(runs.c.started_ns, runs.c.run_id))
+
+    def mark_crashed(self, run_id: str, found_ns: int, detail: Any) -> bool:
+        """Mark a ``running`` run ``crashed``: ``finished_ns`` = ``found_ns`` (when the crash
+        was found), ``summary_json`` = ``detail``. ``False`` if it was not running any more
+        (it finished, or another process marked it first)."""
+        stmt = (
+            update(runs)
+            .where(runs.c.run_id == run_id, runs.c.status == "running")
+            .values(status="crashed", **to_values(finished_ns=found_ns, summary_json=detail))
+        )
+        with self._writing() as conn:
+            return bool(conn.execute(stmt).rowcount)
 
     def finish_run(self, run_id: str, finished_ns: int, status: str, summary_json: Any = None) -> None:
         """Mark a run finished (``status``: e.g. completed / failed / aborted).
