@@ -30,7 +30,9 @@ _TRUST_STYLE = {Trust.TRUSTED: "green", Trust.SUSPECT: "yellow", Trust.UNTRUSTED
 
 
 class UpdateRow(msgspec.Struct):
-    """One ``--json`` line per book update. Prices/sizes are exact decimal strings; ts in ns."""
+    """One ``--json`` line per book update (``type`` ``"book"``), and one per trust change seen
+    by the 4 Hz check, e.g. a book going suspect during a stall (``type`` ``"trust"``: the same
+    fields, ``ts`` the change's time). Prices/sizes are exact decimal strings; ts in ns."""
 
     ts: int
     market: str
@@ -44,6 +46,26 @@ class UpdateRow(msgspec.Struct):
     imbalance: float | None
     trust: str
     reason: str
+    type: str = "book"
+
+
+class StatusRow(msgspec.Struct, tag_field="type", tag="status"):
+    """A ``--json`` line printed when no book line came for ``STATUS_EVERY_S`` (a stall, a dead
+    feed): the stream's counters and how many followed books are in each trust state, so a
+    silent feed is visible in the JSON output too."""
+
+    ts: int
+    markets: int
+    frames: int
+    reconnects: int
+    stalls: int
+    trusted: int
+    suspect: int
+    untrusted: int
+    reasons: dict[str, int]
+
+
+STATUS_EVERY_S = 5.0
 
 
 def make_console(json_out: bool) -> Console:
@@ -103,26 +125,64 @@ async def run_watch(config: FeedConfig, *, json_out: bool, duration_s: float | N
     out = sys.stdout
     seen = 0
 
+    def row_for(asset: str, ts: int, kind: str) -> UpdateRow | None:
+        cid = feed.token_market.get(asset)
+        m = feed.markets.get(cid) if cid else None
+        tb = feed.books.get(asset)
+        if tb is None:
+            return None
+        b = tb.book
+        bb, ba = b.best_bid(), b.best_ask()
+        return UpdateRow(
+            ts=ts, market=cid or "", slug=m.slug if m else "", asset_id=asset,
+            outcome=m.outcome_of(asset) if m else "",
+            best_bid=None if bb is None else format_micros(bb), best_ask=None if ba is None else format_micros(ba),
+            bid_size=format_micros(b.best_bid_size()), ask_size=format_micros(b.best_ask_size()),
+            imbalance=b.imbalance(5), trust=tb.state.name.lower(), reason=tb.reason, type=kind,
+        )
+
+    last_line = [time.monotonic()]
+    shown_trust: dict[str, tuple[object, str]] = {}  # asset -> (state, reason) last printed
+
+    def emit(row: msgspec.Struct) -> None:
+        out.write(enc.encode(row).decode() + "\n")
+        last_line[0] = time.monotonic()
+
     def on_update(asset: str, ev: object) -> None:
         nonlocal seen
         seen += 1
         if not json_out:
             return
-        cid = feed.token_market.get(asset)
-        m = feed.markets.get(cid) if cid else None
-        tb = feed.books.get(asset)
-        if tb is None:
-            return
-        b = tb.book
-        bb, ba = b.best_bid(), b.best_ask()
-        row = UpdateRow(
-            ts=getattr(ev, "ts_recv_ns", 0), market=cid or "", slug=m.slug if m else "", asset_id=asset,
-            outcome=m.outcome_of(asset) if m else "",
-            best_bid=None if bb is None else format_micros(bb), best_ask=None if ba is None else format_micros(ba),
-            bid_size=format_micros(b.best_bid_size()), ask_size=format_micros(b.best_ask_size()),
-            imbalance=b.imbalance(5), trust=tb.state.name.lower(), reason=tb.reason,
-        )
-        out.write(enc.encode(row).decode() + "\n")
+        row = row_for(asset, getattr(ev, "ts_recv_ns", 0), "book")
+        if row is not None:
+            shown_trust[asset] = (feed.books.trust(asset).state, row.reason)
+            emit(row)
+
+    def json_watch(now: float) -> None:
+        """Trust changes that came without a book update (stale, reconnect), and a status line
+        when the feed has been silent: during a stall the JSON output is never mute."""
+        for asset in list(feed.token_market):
+            tb = feed.books.get(asset)
+            if tb is not None and shown_trust.get(asset) != (tb.state, tb.reason):
+                shown_trust[asset] = (tb.state, tb.reason)
+                row = row_for(asset, tb.since_ns, "trust")
+                if row is not None:
+                    emit(row)
+        if now - last_line[0] >= STATUS_EVERY_S:
+            states = [feed.books.get(a) for a in feed.token_market]
+            tracked = [tb for tb in states if tb is not None]
+            reasons: dict[str, int] = {}
+            for tb in tracked:
+                if not tb.trusted:
+                    reasons[tb.reason] = reasons.get(tb.reason, 0) + 1
+            st = feed.data.stats()
+            emit(StatusRow(
+                ts=feed.clock.now_ns(), markets=len(feed.markets), frames=st.get("frames", 0),
+                reconnects=st.get("reconnects", 0), stalls=st.get("stalls", 0),
+                trusted=sum(tb.state == Trust.TRUSTED for tb in tracked),
+                suspect=sum(tb.state == Trust.SUSPECT for tb in tracked),
+                untrusted=sum(tb.state == Trust.UNTRUSTED for tb in tracked), reasons=reasons,
+            ))
 
     feed = MarketFeed(config, on_update=on_update)
     try:
@@ -160,6 +220,8 @@ async def run_watch(config: FeedConfig, *, json_out: bool, duration_s: float | N
                     raise FeedStartError(f"cannot connect to {config.ws_url}: {errors[0] if errors else 'no answer'}")
                 title = (f"clobflow watch — {len(feed.markets)} markets, {stats.get('frames', 0)} frames, "
                          f"{stats.get('reconnects', 0)} reconnects, rejects {sum(feed.data.parser.rejects.values())}")
+                if json_out:
+                    json_watch(now)
                 if live is not None:
                     live.update(build_table(feed, rates, title), refresh=True)
                 elif not json_out and now >= next_plain:

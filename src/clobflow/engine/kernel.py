@@ -343,7 +343,8 @@ class Kernel:
         if not decision.ok:
             self.counters["risk_rejects"] += 1
             self.journal.record(now, name, "risk_reject", decision.reason, passed=False, market=intent.market,
-                                asset_id=intent.asset_id, inputs={**(inputs or {}), **decision.detail})
+                                asset_id=intent.asset_id,
+                                inputs={**(inputs or {}), **decision.detail, **self.book_trust(intent.asset_id)})
             return None
         order = self.orders.create(intent, now)
         if intent.side == Side.BUY:
@@ -356,11 +357,20 @@ class Kernel:
                             asset_id=intent.asset_id, inputs={
                                 "client_order_id": intent.client_order_id, "side": intent.side.name,
                                 "price": intent.price, "size": intent.size,
-                                "order_type": intent.order_type.value})
+                                "order_type": intent.order_type.value, **self.book_trust(intent.asset_id)})
         if self.recorder is not None:
             self.recorder.order(order, now)
         self.orders.mark_submitted(intent.client_order_id, now)
         return intent
+
+    def book_trust(self, asset_id: str) -> dict[str, str]:
+        """The book's trust as journal inputs (``book_trust``: trusted / suspect / untrusted /
+        none, ``book_trust_reason``), so "no order on an untrusted book" is checkable from the
+        journal alone."""
+        tb = self.books.get(asset_id)
+        if tb is None:
+            return {"book_trust": "none", "book_trust_reason": "no_book"}
+        return {"book_trust": tb.state.name.lower(), "book_trust_reason": tb.reason}
 
     def cancel(self, strategy: Strategy, cancel: CancelIntent) -> None:
         order = self.orders.get(cancel.client_order_id)
@@ -540,6 +550,8 @@ class StrategyCtx:
 
     def journal(self, action: str, reason: str, *, passed: bool, market: str = "", asset_id: str = "",
                 inputs: dict[str, Any] | None = None) -> None:
+        if action == "signal" and asset_id:  # a signal says which book it read, and its trust
+            inputs = {**(inputs or {}), **self._k.book_trust(asset_id)}
         self._k.journal.record(self._k.clock.now_ns(), self._s.name, action, reason, passed=passed,
                                market=market, asset_id=asset_id, inputs=inputs)
 

@@ -58,7 +58,7 @@ class _Conn:
     """One pooled connection: its protocol, socket and task."""
 
     __slots__ = ("id", "proto", "ws", "task", "state", "wake", "send_lock", "close_reason",
-                 "last_error", "active")
+                 "last_error", "active", "stalled_ns")
 
     def __init__(self, conn_id: int, config: MarketStreamConfig) -> None:
         self.id = conn_id
@@ -71,6 +71,7 @@ class _Conn:
         self.close_reason = ""  # set when we close the socket ourselves
         self.last_error = ""
         self.active = True  # False once retired (no assets left) or removed
+        self.stalled_ns = 0  # last data before the stall watchdog fired (0: not stalled), for its logs
 
 
 class MarketStream:
@@ -373,6 +374,9 @@ class MarketStream:
             events = parse(msg, ts)
             if events:
                 proto.on_events(events, ts)
+                if conn.stalled_ns:
+                    log.warning("market ws %d: events again after %.1f s of silence", cid, (ts - conn.stalled_ns) / 1e9)
+                    conn.stalled_ns = 0
                 try:
                     on_events(events, cid)
                 except Exception:
@@ -395,7 +399,13 @@ class MarketStream:
                 if t is Send:
                     await self._send(conn, ws, act.text)
                 elif t is Status:
-                    self._deliver([act.status], conn.id)
+                    st = act.status
+                    if st.status == "stalled":  # the watchdog fired: say so once, loudly
+                        conn.stalled_ns = conn.stalled_ns or proto.last_data_ns() or st.ts_recv_ns
+                        log.warning("market ws %d: stalled (%s): no events on %d assets for %.1f s, %s", conn.id,
+                                    st.reason, len(st.asset_ids), (st.ts_recv_ns - proto.last_data_ns()) / 1e9,
+                                    "reconnecting" if st.reason == "silent_after_resubscribe" else "resubscribing")
+                    self._deliver([st], conn.id)
                 elif t is Reconnect:
                     conn.close_reason = act.reason
                     log.info("market ws %d: closing (%s)", conn.id, act.reason)
