@@ -81,3 +81,91 @@ def wait_for(cond, timeout: float = 30.0, every: float = 0.1) -> None:  # type: 
         if time.monotonic() > end:
             raise AssertionError("condition not reached in time")
         time.sleep(every)
+
+
+class Proc:
+    """A ``clobflow`` subprocess whose stdout lines are collected by a thread (no blocking reads)."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        import threading
+
+        self.p = cli(*args, env=env)
+        self.lines: list[str] = []
+        self._t = threading.Thread(target=self._pump, daemon=True)
+        self._t.start()
+
+    def _pump(self) -> None:
+        assert self.p.stdout is not None
+        for line in self.p.stdout:
+            self.lines.append(line)
+
+    def saw(self, needle: str) -> bool:
+        return any(needle in line for line in list(self.lines))
+
+    def kill9(self) -> None:
+        self.p.kill()  # SIGKILL: no handler, no flush, no goodbye
+        self.p.wait(10)
+        self._t.join(5)
+
+    def finish(self, timeout: float = 120) -> tuple[int, str, str]:
+        rc = self.p.wait(timeout)
+        self._t.join(5)
+        err = self.p.stderr.read() if self.p.stderr else ""
+        return rc, "".join(self.lines), err
+
+
+def run_id_of(lines: str) -> str | None:
+    """The run id from the start line ``paper run <run_id>: N markets from ...``."""
+    for line in lines.splitlines():
+        if line.startswith("paper run ") and " markets from " in line:
+            return line.split()[2].rstrip(":")
+    return None
+
+
+def trading_config(path: Path, store_url: str) -> Path:
+    """A paper config that trades often on the bundled data (loose imbalance thresholds)."""
+    path.write_text(
+        "engine: {mode: paper, timer_interval_s: 0.2, store_url: '%s'}\n"
+        "strategies:\n  - {name: imbalance, subscription_refresh_interval: 2, min_imbalance: 0.05,"
+        " yes_price_min: 0.05, yes_price_max: 0.95}\n" % store_url
+    )
+    return path
+
+
+def kill_restart_cycles(http: str, cfg: Path, out: Path, store_url: str, cycles: int, rng, *,  # type: ignore[no-untyped-def]
+                        final_s: float = 4.0, log=lambda s: None) -> dict:
+    """``cycles`` times: start a paper run, SIGKILL it at a random point (a random delay after
+    start, or right after it logs an order or a fill), restart on the same store and folder; then one clean
+    run of ``final_s``. Returns ``{"killed": [run ids], "final": run id, "outputs": [...]}``;
+    check the store with ``clobflow.engine.audit``."""
+    killed: list[str] = []
+    outputs: list[str] = []
+    for i in range(cycles):
+        p = Proc(*run_args(http, cfg, out))
+        wait_for(lambda: p.saw(" markets from ") or p.p.poll() is not None, timeout=60)
+        assert p.p.poll() is None, p.finish()
+        before = len(p.lines)
+        choice = rng.random()
+        if choice < 0.4:
+            delay = rng.uniform(0.2, 5.0)
+            point = f"after {delay:.2f} s"
+            time.sleep(delay)
+        else:
+            # right after it logs an order or a fill: the store's batch is most likely unwritten
+            what = "order " if choice < 0.7 else "fill "
+            point = f"right after an {what.strip()}" if what == "order " else "right after a fill"
+            try:
+                wait_for(lambda: any(line.startswith(what) for line in p.lines[before:]), timeout=15, every=0.002)
+            except AssertionError:
+                point = f"after 15 s (no {what.strip()} came)"
+        p.kill9()
+        rid = run_id_of("".join(p.lines))
+        assert rid is not None
+        killed.append(rid)
+        outputs.append("".join(p.lines))
+        log(f"cycle {i + 1}: killed {rid} {point}")
+    p = Proc(*run_args(http, cfg, out, duration=final_s))
+    rc, stdout, stderr = p.finish()
+    assert rc == 0, stderr
+    outputs.append(stdout)
+    return {"killed": killed, "final": run_id_of(stdout), "outputs": outputs}

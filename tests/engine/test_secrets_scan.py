@@ -15,7 +15,7 @@ from sqlalchemy import make_url
 
 from tests.store.conftest import PgSchema, pg_admin, pg_schema  # noqa: F401 - fixtures
 
-from .procs import cli, clean_env, run_args, store_rows, venue
+from .procs import cli, clean_env, run_args, store_rows, trading_config, venue
 
 PASSWORD = "Pw-7f3c91e0aa-store"
 SECRETS = {
@@ -33,11 +33,7 @@ def _scan(text: str) -> list[str]:
 def test_a_paper_run_with_credentials_leaves_none_anywhere(pg_schema: PgSchema, tmp_path: Path) -> None:  # noqa: F811
     url = make_url(pg_schema.url()).set(password=PASSWORD).render_as_string(hide_password=False)
     assert PASSWORD in url
-    cfg = tmp_path / "cfg.yaml"
-    cfg.write_text(
-        "engine: {mode: paper, timer_interval_s: 0.2, store_url: '%s'}\n"
-        "strategies:\n  - {name: imbalance, subscription_refresh_interval: 2, min_imbalance: 0.05, yes_price_min: 0.05, yes_price_max: 0.95}\n" % url
-    )
+    cfg = trading_config(tmp_path / "cfg.yaml", url)
     out = tmp_path / "out"
     env = clean_env(**SECRETS)
     with venue(speed=30) as http:

@@ -163,8 +163,12 @@ async def run_watch(config: FeedConfig, *, json_out: bool, duration_s: float | N
         when the feed has been silent: during a stall the JSON output is never mute."""
         for asset in list(feed.token_market):
             tb = feed.books.get(asset)
-            if tb is not None and shown_trust.get(asset) != (tb.state, tb.reason):
-                shown_trust[asset] = (tb.state, tb.reason)
+            if tb is None:
+                continue
+            state = (tb.state, tb.reason)
+            before = shown_trust.setdefault(asset, state)  # first sighting: a state, not a change
+            if before != state:
+                shown_trust[asset] = state
                 row = row_for(asset, tb.since_ns, "trust")
                 if row is not None:
                     emit(row)

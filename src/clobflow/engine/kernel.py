@@ -407,7 +407,9 @@ class Kernel:
             self.journal.record(now, name, "fill", fill.liquidity.value, passed=True, market=fill.market,
                                 asset_id=fill.asset_id, inputs={
                                     "client_order_id": fill.client_order_id, "fill_id": fill.fill_id,
-                                    "price": fill.price, "size": fill.size, "fee": fill.fee})
+                                    "price": fill.price, "size": fill.size, "fee": fill.fee,
+                                    # with these the journal rebuilds the store's fill row after a crash
+                                    "side": fill.side.name, "fill_ts_ns": fill.ts_ns})
             if self.recorder is not None:
                 self.recorder.fill(fill)
             self.positions.fill(name, self.markets.get(fill.market), fill.market, fill.asset_id, fill.side,

@@ -33,6 +33,7 @@ from clobflow.engine import registry
 from clobflow.engine.market_feed import MarketFeed
 from clobflow.engine.modes import build_kernel, run_id_for, trust_policy
 from clobflow.engine.recording import RunRecorder
+from clobflow.engine.recovery import recover_run
 from clobflow.observe.journal import Journal, JournalEntry, JsonlJournalFile
 
 LOGGED_ACTIONS = frozenset({"signal", "order", "fill", "risk_reject", "settle", "halted", "resumed",
@@ -142,6 +143,10 @@ async def run_live(
     journal.add_sink(recorder.decision)
     if recorder.crashed_runs:
         log(f"marked {len(recorder.crashed_runs)} run(s) crashed (their process died): {', '.join(recorder.crashed_runs)}")
+        for rid in recorder.crashed_runs:  # the journal holds what the store's last batch lost
+            rec = recover_run(recorder.store, rid, out / f"journal-{rid}.jsonl")
+            log(f"recovered {rid} from its journal: {rec.orders_added} order(s), {rec.fills_added} fill(s) added, "
+                f"{rec.orders_fixed} order(s) and {rec.positions_fixed} position(s) corrected")
     f = config.feed
     feed_cfg = registry.adapter(f.venue).feed_config(
         {"ws_url": ws_url or f.ws_url, "gamma_url": gamma_url or f.gamma_url, "clob_url": clob_url or f.clob_url},

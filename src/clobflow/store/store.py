@@ -394,6 +394,17 @@ class Store:
             select(order_transitions).where(order_transitions.c.run_id == run_id).order_by(order_transitions.c.id)
         )
 
+    def market_fills(self, strategy: str, market: str, mode: str) -> list[Row]:
+        """Every fill of ``strategy`` on ``market`` in runs of ``mode``, by time (crash
+        recovery re-derives a position from them)."""
+        stmt = (
+            select(fills)
+            .join(runs, runs.c.run_id == fills.c.run_id)
+            .where(fills.c.strategy == strategy, fills.c.market == market, runs.c.mode == mode)
+            .order_by(fills.c.ts_ns, fills.c.fill_id)
+        )
+        return self._read(stmt)
+
     def fills(self, run_id: str) -> list[Row]:
         """A run's fills by time (then ``fill_id``)."""
         return self._read(select(fills).where(fills.c.run_id == run_id).order_by(fills.c.ts_ns, fills.c.fill_id))

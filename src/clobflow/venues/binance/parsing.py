@@ -44,7 +44,9 @@ from clobflow.recorder.tables import SpotPriceRow
 from clobflow.venues.binance import schemas as w
 
 VENUE = "binance"
-_CACHE_LIMIT = 100_000
+# Prices repeat (a few hundred ticks), sizes mostly do not: a large memo fills with sizes seen
+# once (~110 bytes each; 200k entries were the "memory growth" of issue 10). Small and cleared.
+_CACHE_LIMIT = 8_192
 
 
 class RejectReason:

@@ -47,7 +47,9 @@ _EMPTY_BID = frozenset({"", "0"})
 # An ask can never rest at 1.0 (prices lie in [tick, 1-tick]); "1" and "0" both mean "no ask".
 _EMPTY_ASK = frozenset({"", "0", "1"})
 
-_CACHE_LIMIT = 200_000
+# Prices repeat (a few hundred ticks), sizes mostly do not: a large memo fills with sizes seen
+# once (~110 bytes each; 200k entries were the "memory growth" of issue 10). Small and cleared.
+_CACHE_LIMIT = 8_192
 
 
 class RejectReason:
