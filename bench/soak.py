@@ -52,8 +52,8 @@ def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
 async def soak(http: str, seconds: float, every: float, warmup: float, out: Path) -> None:
     cfg = parse_config({
         "engine": {"mode": "paper", "timer_interval_s": 1},
-        "feed": {"stall_after_s": 10, "stale_after_s": 30},
-        "strategies": [{"name": "imbalance", "subscription_refresh_interval": 5, "max_hours_to_close": 48,
+        "feed": {"stall_after_s": 10, "stale_after_s": 30, "subscription_refresh_interval_s": 5},
+        "strategies": [{"name": "imbalance", "max_hours_to_close": 48,
                         "min_minutes_to_close": 0, "categories": []}],
     })
     holder: list[LiveRun] = []
@@ -73,7 +73,7 @@ async def soak(http: str, seconds: float, every: float, warmup: float, out: Path
     while (now := time.monotonic()) - t0 < seconds:
         await asyncio.sleep(every)
         now = time.monotonic()
-        st = run.feed.stream.stats()
+        st = run.feed.data.stats()
         frames = st.get("frames", 0)
         rate = (frames - last_frames) / (now - last_t)
         last_frames, last_t = frames, now
@@ -87,7 +87,7 @@ async def soak(http: str, seconds: float, every: float, warmup: float, out: Path
               f"{st.get('reconnects', 0):6d} {untrusted:9d}", flush=True)
     stop.set()
     await task
-    st = run.feed.stream.stats()
+    st = run.feed.data.stats()
     total_t = time.monotonic() - t0
     print(f"\nsoak {total_t:.0f} s: {st.get('frames', 0) / total_t:.0f} msg/s average, "
           f"{run.kernel.counters['events']} events, {st.get('stalls', 0)} stalls, {st.get('reconnects', 0)} reconnects, "

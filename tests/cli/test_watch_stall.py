@@ -14,7 +14,7 @@ from rich.console import Console
 from clobflow.book.trust import TrustPolicy
 from clobflow.cli import watch_cmd
 from clobflow.core.clock import s_to_ns
-from clobflow.engine.market_feed import FeedConfig
+from clobflow.venues.polymarket.feed import FeedConfig
 from clobflow.sim.datasets import load_dataset
 from clobflow.sim.venue import VenueServer
 from clobflow.venues.polymarket.discovery import DiscoveryFilter

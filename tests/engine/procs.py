@@ -126,7 +126,8 @@ def trading_config(path: Path, store_url: str) -> Path:
     """A paper config that trades often on the bundled data (loose imbalance thresholds)."""
     path.write_text(
         "engine: {mode: paper, timer_interval_s: 0.2, store_url: '%s'}\n"
-        "strategies:\n  - {name: imbalance, subscription_refresh_interval: 2, min_imbalance: 0.05,"
+        "feed: {subscription_refresh_interval_s: 2}\n"
+        "strategies:\n  - {name: imbalance, min_imbalance: 0.05,"
         " yes_price_min: 0.05, yes_price_max: 0.95}\n" % store_url
     )
     return path
