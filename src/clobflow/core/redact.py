@@ -28,13 +28,13 @@ MASK = "***"
 MIN_SECRET_LEN = 6
 
 SECRET_NAME = re.compile(
-    r"(pass(word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
-    r"(^|[_-])key$|^key|signature|sig$|credential|auth|cookie|session)",
+    r"(pass(word|wd|phrase)|^pass$|pwd|secret|token$|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
+    r"(^|[_-])key$|signature|sig$|credential|auth|cookie|session)",
     re.IGNORECASE,
 )
-"""A name (env var, query parameter, JSON key) whose value is a secret. ``key`` alone or as a
-suffix counts (``key``, ``api_key``, ``POLY_KEY``); ``market_key``-like false positives only
-cost readability, never a leak."""
+"""A name (env var, query parameter, JSON key) whose value is a secret. ``key`` and ``token``
+alone or as a suffix count (``key``, ``api_key``, ``POLY_KEY``, ``access_token``), not as a
+prefix (``token_ids``); a false positive only costs readability, never a leak."""
 
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 _USERINFO_PW = re.compile(r"^([^:@/]*):([^@]*)@")

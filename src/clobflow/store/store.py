@@ -115,7 +115,7 @@ class Store:
         Safe to call from several processes at once: PostgreSQL serialises them with an
         advisory lock, SQLite with its write lock; the later caller finds nothing to do. A
         migration holds the lock for a while (Alembic loads its scripts inside the
-        transaction), longer than a writer's busy timeout under load, so a busy/locked database
+        transaction), longer than a writer's busy timeout under load, so a locked SQLite file
         is retried (the migration is all or nothing, hence safe to repeat) until ``timeout_s``.
 
         Raises:
@@ -130,8 +130,10 @@ class Store:
                         conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
                     _migrate.upgrade(conn, revision)
                 return
-            except StoreUnavailable:
-                if time.monotonic() + delay > deadline:
+            except StoreUnavailable as e:
+                # only a SQLite lock held by another migrator is worth waiting for; an
+                # unreachable server is reported at once
+                if self.dialect != "sqlite" or "locked" not in str(e) or time.monotonic() + delay > deadline:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
