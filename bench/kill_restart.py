@@ -91,7 +91,8 @@ def main() -> int:
     print(f"lost orders {sum(len(a.missing_orders) for a in audits)}, lost fills "
           f"{sum(len(a.missing_fills) for a in audits)}, extra {sum(len(a.extra_orders) + len(a.extra_fills) for a in audits)}, "
           f"doubled fills {sum(len(a.doubled_fills) for a in audits)}, filled_size mismatches "
-          f"{sum(len(a.filled_mismatch) for a in audits)}")
+          f"{sum(len(a.filled_mismatch) for a in audits)}; unfilled orders stored but not journaled "
+          f"(killed within their event) {sum(len(a.unjournaled_orders) for a in audits)}")
     for a in bad:
         print("FAILED", a.as_dict())
     ok = not bad and statuses == ["crashed"] * len(res["killed"]) + ["finished"] and not leftover

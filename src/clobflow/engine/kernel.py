@@ -343,8 +343,7 @@ class Kernel:
         if not decision.ok:
             self.counters["risk_rejects"] += 1
             self.journal.record(now, name, "risk_reject", decision.reason, passed=False, market=intent.market,
-                                asset_id=intent.asset_id,
-                                inputs={**(inputs or {}), **decision.detail, **self.book_trust(intent.asset_id)})
+                                asset_id=intent.asset_id, inputs={**(inputs or {}), **decision.detail})
             return None
         order = self.orders.create(intent, now)
         if intent.side == Side.BUY:
