@@ -6,8 +6,8 @@ one still running (another process on the same store) and marked ``crashed``.
 
 Both are NULL for runs recorded before this revision.
 
-Revision ID: 0002_run_liveness
-Revises: 0001
+Revision ID: 0004_run_liveness
+Revises: 0003_venue_ids
 Create Date: 2026-12-04
 """
 
@@ -16,19 +16,21 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_run_liveness"
-down_revision: str | None = "0001"
+revision: str = "0004_run_liveness"
+down_revision: str | None = "0003_venue_ids"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ALTER TABLE ADD / DROP COLUMN (SQLite >= 3.35 has both): a batch (copy-and-move) of
+# ``runs`` would drop the table every other table's foreign key points at.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("owner", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("heartbeat_ns", sa.BigInteger(), nullable=True))
+    op.add_column("runs", sa.Column("owner", sa.Text(), nullable=True))
+    op.add_column("runs", sa.Column("heartbeat_ns", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
-        batch.drop_column("heartbeat_ns")
-        batch.drop_column("owner")
+    op.execute("ALTER TABLE runs DROP COLUMN heartbeat_ns")
+    op.execute("ALTER TABLE runs DROP COLUMN owner")
