@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from clobflow.cli.errors import UserError
+from clobflow.cli.format import console as cli_console
 from clobflow.core.errors import ConfigError
 from clobflow.engine.backtest import run_backtest
 from clobflow.engine.config import STRATEGY_KINDS, load_config
@@ -37,7 +37,7 @@ def backtest(
     market: Annotated[list[str] | None, typer.Option(help="Only this market: condition id, slug or slug prefix (repeatable).")] = None,
 ) -> None:
     """Backtest on recorded frames with a simulated clock; deterministic, with a report."""
-    console = Console()
+    console = cli_console()
     if config is None:
         if strategy not in STRATEGY_KINDS:
             raise UserError(f"--strategy {strategy!r}: one of {', '.join(STRATEGY_KINDS)}")
@@ -60,14 +60,12 @@ def backtest(
         res = run_backtest(cfg, ds, out, store_url=store_url,
                            progress=lambda i, n: bar.update(task, completed=i))
     k = res.kernel
-    rep, paths = report_run(k, run_id=res.run_id, mode="backtest", frames=res.frames,
-                            starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=out)
+    rep, paths, sections = report_run(k, run_id=res.run_id, mode="backtest", frames=res.frames,
+                                      starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=out)
     console.print(rep.text(), highlight=False)
+    for text in sections:
+        console.print(text, highlight=False)
     console.print(f"journal {res.journal_path}; report {', '.join(p.name for p in paths)} in {out}", highlight=False)
-    for s in k.strategies:
-        text = getattr(s, "report_text", None)
-        if text is not None:
-            console.print(text, highlight=False)
 
 
 def _select(ds: Dataset, start: str | None, end: str | None, market: list[str] | None) -> Dataset:

@@ -47,9 +47,11 @@ async def run_demo(dataset: str, speed: float, duration_s: float, json_out: bool
                              clob_url=server.http_url, duration_s=duration_s,
                              log=lambda s: console.print(s, highlight=False))
     k = res.kernel
-    rep, paths = report_run(k, run_id=res.run_id, mode="paper", frames=k.counters["events"],
-                            starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=out)
+    rep, paths, sections = report_run(k, run_id=res.run_id, mode="paper", frames=k.counters["events"],
+                                      starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=out)
     console.print(rep.text(), highlight=False)
+    for text in sections:
+        console.print(text, highlight=False)
     console.print(f"journal {res.journal_path}; report {', '.join(p.name for p in paths)} in {out}", highlight=False)
 
 

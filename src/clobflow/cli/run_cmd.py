@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from clobflow.cli.errors import UserError
 from clobflow.core.errors import ConfigError
 from clobflow.engine.config import load_config
 from clobflow.engine.live import run_live
 from clobflow.engine.market_feed import FeedStartError
+from clobflow.cli.format import console as cli_console
 from clobflow.replay.report import report_run
 
 
@@ -33,13 +33,15 @@ def run(
         cfg = load_config(config)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    console = Console(highlight=False)
+    console = cli_console()
     try:
         res = asyncio.run(run_live(cfg, mode, out, ws_url=ws_url, gamma_url=gamma_url, clob_url=clob_url,
                                    duration_s=duration, log=console.print))
     except FeedStartError as exc:
         raise UserError(str(exc)) from None
     k = res.kernel
-    rep, paths = report_run(k, run_id=res.run_id, mode=mode, frames=k.counters["events"],
-                            starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=out)
-    console.print(rep.text())
+    rep, paths, sections = report_run(k, run_id=res.run_id, mode=mode, frames=k.counters["events"],
+                                      starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=out)
+    console.print(rep.text(), highlight=False)
+    for text in sections:
+        console.print(text, highlight=False)

@@ -455,11 +455,15 @@ class Kernel:
             return
         for name in holders:
             row = self.positions.settled(name, cid)
-            self.journal.record(now, name, "settle", "won" if result.pnl > 0 else "lost", passed=result.pnl > 0,
+            # pnl: the market's whole P&L (portfolio.market_pnl: payout + what unwinds realized
+            # - cost basis - fees), the number every report shows for it
+            pnl = result.market_pnl
+            self.journal.record(now, name, "settle", "won" if pnl > 0 else "lost", passed=pnl > 0,
                                 market=cid, asset_id=ev.winning_asset_id, inputs={
-                                    "pnl": result.pnl, "payout": result.payout, "cost": result.cost})
+                                    "pnl": pnl, "payout": result.payout, "cost": result.cost,
+                                    "settlement_pnl": result.pnl})
             if row is not None and self.recorder is not None:
-                self.recorder.close_position(row, now, result.pnl, result.fees, "settled",
+                self.recorder.close_position(row, now, pnl, result.fees, "settled",
                                              size=result.shares_won + result.shares_lost, cost=result.cost)
 
     # -- views for strategies and risk -----------------------------------------------------

@@ -52,7 +52,7 @@ class Portfolio:
 
     __slots__ = ("starting_cash", "cash", "fees_paid", "realized_pnl", "curve",
                  "_positions", "_by_market", "_total_cost", "_marks", "_markets", "_token_market", "_resolved",
-                 "_fill_ids")
+                 "_fill_ids", "exposed_ns", "_open_since")
 
     def __init__(self, starting_cash: int = 0, *, fill_id_window: int = 100_000) -> None:
         self.starting_cash = starting_cash
@@ -72,6 +72,10 @@ class Portfolio:
         # a window of the most recent fill ids: duplicates arrive soon after the original, and
         # remembering every id of a long run would grow without bound (``core.recent``)
         self._fill_ids = RecentIds(fill_id_window)
+        # time with at least one position open (the report's exposure time): closed spells
+        # summed here, the current spell from ``_open_since``
+        self.exposed_ns = 0
+        self._open_since: int | None = None
 
     # -- fills -----------------------------------------------------------------------------
 
@@ -114,6 +118,8 @@ class Portfolio:
             raise InvariantBroken(f"restore {asset_id}: size {size}, cost {cost}")
         if asset_id in self._positions:
             raise InvariantBroken(f"restore {asset_id}: a position is already open")
+        if not self._positions:
+            self._open_since = opened_ns
         pos = self._positions[asset_id] = Position(asset_id, market, size=size, cost=cost, fees=fees,
                                                    opened_ns=opened_ns, last_fill_ns=opened_ns)
         self._by_market.setdefault(market, {})[asset_id] = pos
@@ -129,6 +135,8 @@ class Portfolio:
         asset = fill.asset_id
         pos = self._positions.get(asset)
         if pos is None:
+            if not self._positions:
+                self._open_since = fill.ts_ns
             pos = self._positions[asset] = Position(asset, fill.market, opened_ns=fill.ts_ns)
             self._by_market.setdefault(fill.market, {})[asset] = pos
         notional = fill.notional
@@ -174,6 +182,7 @@ class Portfolio:
         s.fills += 1
         if pos.size == 0:
             self._close(pos)
+            self._flat_check(fill.ts_ns)
 
     def _close(self, pos: Position) -> None:
         """Drop a flat position from the open tables."""
@@ -182,6 +191,17 @@ class Portfolio:
         del held[pos.asset_id]
         if not held:
             del self._by_market[pos.market]
+
+    def _flat_check(self, now_ns: int) -> None:
+        if not self._positions and self._open_since is not None:
+            self.exposed_ns += max(0, now_ns - self._open_since)
+            self._open_since = None
+
+    def exposure_time_ns(self, now_ns: int) -> int:
+        """Time (ns) with at least one position open, up to ``now_ns`` (the open spell counts
+        until then)."""
+        spell = 0 if self._open_since is None else max(0, now_ns - self._open_since)
+        return self.exposed_ns + spell
 
     def _summary(self, cid: str) -> MarketSummary:
         s = self._markets.get(cid)
@@ -234,6 +254,7 @@ class Portfolio:
             pos.cost = 0
             pos.last_fill_ns = now_ns
             self._close(pos)
+        self._flat_check(now_ns)
         pnl = payout - cost
         self.cash += payout
         self.realized_pnl += pnl
@@ -292,6 +313,20 @@ class Portfolio:
         """``marked value - cost basis`` over open positions (unmarked positions count 0)."""
         marks = self._marks
         return sum(p.value(marks.get(p.asset_id)) - p.cost for p in self._positions.values())
+
+    def market_pnl(self, market: BinaryMarket | str) -> int | None:
+        """The market's P&L over the run: everything realized on it (sells, i.e. unwinds, and
+        settlement; buy and sell fees included) plus, while positions are open, their marked
+        value minus their cost basis. ``None`` when the market was never traded. This is the
+        run's one P&L truth per market: the report, the journal's settle rows and every
+        strategy section read it."""
+        cid = _cid(market)
+        s = self._markets.get(cid)
+        if s is None:
+            return None
+        marks = self._marks
+        return s.realized + sum(p.value(marks.get(p.asset_id)) - p.cost
+                                for p in self._by_market.get(cid, {}).values())
 
     @property
     def total_pnl(self) -> int:

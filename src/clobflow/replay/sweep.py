@@ -56,8 +56,25 @@ __all__ = [
     "run_task", "warm_worker", "write_outputs",
 ]
 
-METRICS = ("trades", "win_rate", "pnl_net", "pnl_gross", "fees", "max_drawdown", "signals", "orders")
-"""Result columns after the parameters (money in USD, ``win_rate`` a fraction or None)."""
+METRICS = ("trades", "win_rate", "pnl_net", "pnl_gross", "fees", "max_drawdown", "sharpe", "signals", "orders",
+           "risk_rejects", "top_reject", "halted")
+"""Result columns after the parameters: money in USD (floats of the report's exact decimal
+strings), ``win_rate`` a fraction or None, ``sharpe`` hourly annualised (``replay.stats``),
+``risk_rejects`` the run's count and ``top_reject`` its most frequent reason (``reason count``),
+``halted`` the kill switch trips (``strategy:reason`` joined by ``;``, ``""`` when none)."""
+
+
+def metrics_of(rep: Any) -> dict[str, Any]:
+    """A sweep row's ``METRICS`` from a ``replay.report.Report``."""
+    top = max(rep.reject_reasons.items(), key=lambda kv: (kv[1], kv[0]), default=None)
+    halted = ";".join(f"{n}:{h['kill_switch']}" for n, h in sorted(rep.halts.items()) if h.get("kill_switch"))
+    return {
+        "trades": rep.trades, "win_rate": rep.win_rate, "pnl_net": float(rep.pnl_net_usd),
+        "pnl_gross": float(rep.pnl_gross_usd), "fees": float(rep.fees_usd),
+        "max_drawdown": float(rep.max_drawdown_usd), "sharpe": rep.sharpe, "signals": rep.signals,
+        "orders": rep.orders, "risk_rejects": rep.risk_rejects,
+        "top_reject": f"{top[0]} {top[1]}" if top else "", "halted": halted,
+    }
 
 MAX_POINTS = 100_000  # a typo like 0:1:0.0001 x 3 keys should fail, not queue a year of work
 
@@ -251,27 +268,17 @@ def run_task(task: SweepTask) -> dict[str, Any]:
     """Run one backtest and its report in ``task.out_dir``; return its row: ``run``, the
     parameters, ``METRICS``, ``error`` (``""``, or ``"Type: message"`` with the metrics None;
     a failing point does not lose the rest of the sweep)."""
-    from clobflow.core.numbers import micros_from_number
     from clobflow.engine.backtest import run_backtest
-    from clobflow.replay.report import build_report, write_report
+    from clobflow.replay.report import report_run
 
     row: dict[str, Any] = {"run": task.n, **dict(task.params)}
     row.update(dict.fromkeys(METRICS))
     try:
         cfg = parse_config(task.config, "grid")
         res = run_backtest(cfg, dataset_for(task.dataset), task.out_dir)
-        k = res.kernel
-        rep, rows = build_report(
-            run_id=res.run_id, mode="backtest", frames=res.frames, portfolio=k.portfolio,
-            starting_cash=micros_from_number(cfg.engine.starting_cash_usd), markets=k.markets,
-            journal_counts=k.journal.counts, counters=k.counters, max_exposure=k.max_exposure, bought=k.bought,
-        )
-        write_report(task.out_dir, rep, rows, k.portfolio)
-        row.update(
-            trades=rep.trades, win_rate=rep.win_rate, pnl_net=float(rep.pnl_net_usd),
-            pnl_gross=float(rep.pnl_gross_usd), fees=float(rep.fees_usd),
-            max_drawdown=float(rep.max_drawdown_usd), signals=rep.signals, orders=rep.orders,
-        )
+        rep, _paths, _texts = report_run(res.kernel, run_id=res.run_id, mode="backtest", frames=res.frames,
+                                         starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=task.out_dir)
+        row.update(metrics_of(rep))
         row["error"] = ""
     except Exception as exc:  # noqa: BLE001 - reported in the row and by the CLI
         row["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]

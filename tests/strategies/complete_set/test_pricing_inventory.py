@@ -33,14 +33,11 @@ def test_states_from_imbalance_and_time_left():
     assert inv(80, 10).state(mid, LIM) is State.CRISIS
 
 
-def test_pair_cost_locked_and_settlement_are_exact():
+def test_pair_cost_imbalance_and_sells_are_exact():
     i = inv(10, 10, 480_000, 490_000)
     assert i.pair_cost() == 970_000
-    assert i.locked() == 300_000                                # 10 × (1 − 0.97)
-    assert i.settle("up") == i.settle("down") == 300_000        # a complete set pays either way
     j = inv(12, 10, 480_000, 490_000)
     assert j.imbalance == 2 * S and j.ahead == "up" and j.unmatched_cost() == 960_000
-    assert j.settle("down") == 10 * S - 12 * 480_000 - 10 * 490_000
     j.sell("up", 400_000, 2 * S, 0)
     assert j.up == 10 * S and j.realized == 2 * (400_000 - 480_000)
 

@@ -5,20 +5,24 @@ inconsistencies), paper and shadow against the local simulator over loopback, an
 from __future__ import annotations
 
 import csv
+import json
+import re
 
 import pytest
 
+from clobflow.core import display
+from clobflow.core.numbers import micros_from_number
 from clobflow.engine.backtest import run_backtest
 from clobflow.engine.config import load_config, parse_config
 from clobflow.engine.live import run_live
+from clobflow.replay.report import report_run
 from clobflow.replay.selection import DatasetSpec
 from clobflow.replay.sweep import parse_grid, run_sweep
 from clobflow.sim.datasets import load_dataset
 from clobflow.sim.venue import VenueServer
 from clobflow.strategies.complete_set.report import COLUMNS
 
-FILES = ("decisions.jsonl", "counterfactuals.jsonl", "anomalies.jsonl", "windows.csv", "journal.jsonl",
-         "fill_compare.json")
+LATENCY = "latency.txt"  # the one output that reads the wall clock
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +34,8 @@ def full(tmp_path_factory):
     for i in range(2):
         out = tmp_path_factory.mktemp(f"cs{i}")
         res = run_backtest(cfg, ds, out)
+        report_run(res.kernel, run_id=res.run_id, mode="backtest", frames=res.frames,
+                   starting_cash_usd=cfg.engine.starting_cash_usd, out_dir=out)
         outs.append((out, res))
     return outs
 
@@ -44,7 +50,7 @@ def test_the_bundled_backtest_reports_every_window_beside_the_wallet(full):
     assert len(traded) >= 40
     assert all(r["winner"] for r in rows if r["slug"] != "btc-updown-15m-1767315600")  # last: cut short
     text = (out / "complete_set.txt").read_text()
-    assert "pair cost: ours" in text and "second-leg latency" in text
+    assert "pair cost: ours" in text and "second-leg latency" in (out / "latency.txt").read_text()
     s = res.kernel.strategies[0]
     assert s.log.drops == 0 and s.log.seq > 1000
 
@@ -60,10 +66,66 @@ def res_detects(out) -> int:
     return sum(1 for line in (out / "decisions.jsonl").open() if '"action":"detect"' in line)
 
 
-def test_a_rerun_is_byte_identical(full):
+def test_a_rerun_is_byte_identical_except_the_latency_file(full):
     (a, _), (b, _) = full
-    for name in FILES:
-        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    names = sorted(p.name for p in a.iterdir() if not p.name.startswith("clobflow.sqlite"))
+    assert {"report.txt", "report.json", "complete_set.txt", "windows.csv", "fill_compare.txt", LATENCY} <= set(names)
+    assert names == sorted(p.name for p in b.iterdir() if not p.name.startswith("clobflow.sqlite"))
+    for name in names:
+        if name != LATENCY:
+            assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    assert "wall clock" in (a / LATENCY).read_text()
+    assert "latency" not in (a / "complete_set.txt").read_text()
+
+
+def test_one_pnl_truth_every_section_agrees_to_the_cent(full):
+    """report.json, markets.csv, windows.csv, complete_set.txt and the journal's settle rows all
+    carry the portfolio's P&L; locked is one number in windows.csv, complete_set.txt and
+    fill_compare."""
+    out, res = full[0]
+    pf = res.kernel.portfolio
+    rep = json.loads((out / "report.json").read_text())
+    net = micros_from_number(rep["pnl_net_usd"])
+    assert net == pf.realized_pnl + pf.unrealized_pnl == pf.equity() - pf.starting_cash
+    windows = list(csv.DictReader((out / "windows.csv").open()))
+    by_market = {w["market"]: micros_from_number(w["pnl"]) for w in windows}
+    assert sum(by_market.values()) == net
+    markets = {r["market"]: micros_from_number(r["pnl_usd"]) for r in csv.DictReader((out / "markets.csv").open())}
+    assert markets == by_market
+    text = (out / "complete_set.txt").read_text()
+    assert f"P&L {display.signed_money(net)} USD" in text
+    assert f"P&L net {display.money(net)}" in (out / "report.txt").read_text()
+    # the journal's settle row of every window = that window's P&L (unwinds included)
+    settles = [json.loads(line) for line in (out / "journal.jsonl").open() if '"action":"settle"' in line]
+    assert len(settles) == sum(1 for w in windows if w["winner"]) == 65
+    for row in settles:
+        assert row["inputs"]["pnl"] == by_market[row["market"]], row["market"]
+        assert row["reason"] == ("won" if by_market[row["market"]] > 0 else "lost")
+    assert sum(1 for r in settles if r["reason"] == "won") == rep["wins"]
+    # locked: one definition (wallet.pair_cost of our buys), the same sum everywhere
+    locked = sum(micros_from_number(w["locked"]) for w in windows)
+    cmp = json.loads((out / "fill_compare.json").read_text())
+    assert cmp["summary"]["windows"] == len(windows)
+    assert cmp["summary"]["ours_locked_profit"] == locked
+    assert f"locked {display.money(locked)};" in text
+    assert f"locked profit: ours {display.money(locked)}," in (out / "fill_compare.txt").read_text()
+
+
+def test_the_report_has_trade_statistics_sharpe_and_exposure_time(full):
+    out, _ = full[0]
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["signals"] == rep["order_requests"] == rep["orders"] + rep["risk_rejects"] > 0
+    assert rep["closed"] == rep["wins"] + rep["losses"] == 65 and rep["trades"] == 66
+    assert micros_from_number(rep["best_trade_usd"]) > 0 > micros_from_number(rep["worst_trade_usd"])
+    assert 0 < rep["profit_factor"] < 1 and rep["sharpe"] < 0
+    assert 0.05 < rep["exposure_time"] < 0.2  # 66 windows of 15 min in ~6.6 days of recording
+    assert rep["halts"]["complete_set"]["kill_switch"] is None
+    text = (out / "report.txt").read_text()
+    for needle in ("profit factor", "expectancy", "Sharpe (hourly, annualised)", "exposure time", "halts"):
+        assert needle in text
+    # people's files carry no micro-unit integers or 6-decimal floats
+    for name in ("report.txt", "complete_set.txt", "fill_compare.txt"):
+        assert not re.search(r"\d\.\d{5,}", (out / name).read_text()), name
 
 
 def test_equal_share_legs_and_second_leg_latency(full):

@@ -113,21 +113,6 @@ class Inventory:
         avg = self.avg_cost(side) or 0
         return avg * self.imbalance // ONE
 
-    def locked(self) -> int:
-        """Profit locked by the matched sets: ``matched × 1 − their cost − all fees``, where the
-        matched shares of each side are valued at that side's average cost."""
-        m = self.matched
-        if not m:
-            return -self.fees
-        cost = self.up_cost * m // self.up + self.down_cost * m // self.down
-        return m - cost - self.fees
-
-    def settle(self, winner: str) -> int:
-        """Settlement P&L if ``winner`` pays ``ONE`` a share: payout − cost basis held − fees +
-        realized (micro-dollars)."""
-        payout = self.shares(winner)
-        return payout - self.up_cost - self.down_cost - self.fees + self.realized
-
     def state(self, left_ns: int, lim: Limits) -> State:
         """The market's state at ``left_ns`` before the window closes (see ``State``)."""
         imb = self.imbalance

@@ -70,7 +70,6 @@ class PairMarket:
         self.mid_seen: dict[str, tuple[int, int]] = {}
         self.stopped = False
         self.resolved: str | None = None
-        self.pnl: int | None = None
         self.stats: dict[str, int] = {}
         self.fills: list[tuple[int, str, int, int, str, bool]] = []  # (ts, side, price, size, liquidity, buy)
 

@@ -1,18 +1,35 @@
-"""The pair bot's per-window report, beside the real wallet's pair cost on the same windows.
+"""The pair bot's section of the run report: per window, beside the real wallet's pair cost.
 
-Written at the end of a run into the run folder:
+Written by ``CompleteSetStrategy.report_section(portfolio)`` when the run report is built
+(``replay.report.report_run``), into the strategy's run folder:
 
-- ``windows.csv`` / ``windows.json``: one row per market window — quotes, fills per side, shares,
-  pair cost, balance, fees, settlement P&L, locked vs exposed, second legs, chases, unwinds,
-  detections by class, the review's labels and anomalies, and gabagool22's pair cost, shares
-  and locked profit on the same window (when the wallet traded it);
+- ``windows.csv`` / ``windows.json``: one row per market window: quotes, fills per side, shares,
+  pair cost, balance, fees, **pnl**, locked vs exposed, second legs, chases, unwinds, detections
+  by class, the review's labels and anomalies, and gabagool22's pair cost, shares and locked
+  profit on the same window (when the wallet traded it);
 - ``fill_compare.txt`` / ``fill_compare.json``: our simulated fills against the wallet's real
-  fills (``wallet.compare_fills``: where and when a real buyer was filled at each price);
-- ``complete_set.txt``: the summary printed by ``clobflow backtest``.
+  fills (``wallet.compare_fills``);
+- ``complete_set.txt``: the summary printed by ``clobflow backtest``;
+- ``latency.txt``: the measured second-leg delays (wall time). It is the run's one output that
+  differs on a rerun; every other file is byte-identical.
 
-Money columns are dollars with 6 decimals (exact from micro-units); nothing depends on wall time
-except ``leg_latency`` (measured wall time, kept out of the files that must be byte-identical:
-it goes to ``latency.json``).
+Numbers, defined once:
+
+- **pnl** of a window is the portfolio's (``Portfolio.market_pnl``): payout + what unwinds
+  realized − cost basis − fees, the open window marked at the best bid. The windows' sum is the
+  report's net P&L to the cent, and the journal's ``settle`` row of a window carries the same
+  number.
+- **locked** (``wallet.pair_cost(...).locked_profit``) is the profit the window's matched buys
+  lock in at the pair cost paid: ``min(Up bought, Down bought) × (1 − Up VWAP − Down VWAP)``
+  with exact averages, fees excluded. The same function of the same buy fills gives ours in
+  ``windows.csv``, ``complete_set.txt`` and ``fill_compare``, and the wallet's (whose buys are
+  all we know of it). It says how good the pair cost was, not what the window made: unwinds
+  and unmatched shares are in ``pnl``.
+- **pair cost**: Up VWAP + Down VWAP of the window's buys (same function).
+
+``windows.csv``/``.json`` and the ``.json`` files are machine-readable: money and shares are
+exact decimal strings (dollars / shares, from micro-units). The ``.txt`` files are for people:
+``core.display`` formatting (separators, cents, 4-decimal prices).
 """
 
 from __future__ import annotations
@@ -24,16 +41,19 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from clobflow.core.numbers import format_micros
+from clobflow.core import display as D
+from clobflow.core.numbers import format_micros, micros_from_number
+from clobflow.portfolio.portfolio import Portfolio
 from clobflow.strategies.complete_set import wallet as W
 from clobflow.strategies.complete_set.wallet_report import render_text, summarize
 
 if TYPE_CHECKING:
+    from clobflow.strategies.complete_set.market_state import PairMarket
     from clobflow.strategies.complete_set.strategy import CompleteSetStrategy
 
 COLUMNS = (
-    "slug", "winner", "quotes", "requotes", "cancels", "fills_up", "fills_down", "up_shares", "down_shares",
-    "pair_cost", "balance", "fees", "settlement_pnl", "locked", "exposed_shares", "exposed_cost",
+    "slug", "market", "winner", "quotes", "requotes", "cancels", "fills_up", "fills_down", "up_shares", "down_shares",
+    "pair_cost", "balance", "fees", "pnl", "locked", "exposed_shares", "exposed_cost",
     "second_legs_maker", "second_legs_taker", "chase_steps", "unwinds", "detect_inconsistent",
     "detect_executable", "good", "bad", "neutral", "anomalies", "wallet_pair_cost", "wallet_up_shares",
     "wallet_down_shares", "wallet_locked",
@@ -44,7 +64,13 @@ def _m(v: int | None) -> str:
     return "" if v is None else format_micros(v)
 
 
-def window_rows(strategy: CompleteSetStrategy, wallet: dict[str, list[W.WalletFill]] | None) -> list[dict[str, Any]]:
+def our_buys(pm: PairMarket) -> W.WindowPairCost:
+    """Pair cost and locked profit of our buy fills in one window (the one definition)."""
+    return W.pair_cost([W.SimFill(ts, side, price, size) for ts, side, price, size, _liq, buy in pm.fills if buy])
+
+
+def window_rows(strategy: CompleteSetStrategy, wallet: dict[str, list[W.WalletFill]] | None,
+                portfolio: Portfolio) -> list[dict[str, Any]]:
     """One dict per window the bot followed, sorted by slug (deterministic)."""
     reviews = {r.market: r for r in (strategy.log.reviews if strategy.log is not None else [])}
     rows = []
@@ -52,13 +78,16 @@ def window_rows(strategy: CompleteSetStrategy, wallet: dict[str, list[W.WalletFi
         inv, st = pm.inv, pm.stats
         rev = reviews.get(pm.cid)
         theirs = W.pair_cost(wallet[pm.slug]) if wallet and pm.slug in wallet else None
+        ours = our_buys(pm)
+        pnl = portfolio.market_pnl(pm.cid)
         row = {
-            "slug": pm.slug, "winner": pm.resolved or "",
+            "slug": pm.slug, "market": pm.cid, "winner": pm.resolved or "",
             "quotes": st.get("quotes", 0), "requotes": st.get("requotes", 0), "cancels": st.get("cancels", 0),
             "fills_up": inv.fills_up, "fills_down": inv.fills_down,
-            "up_shares": _m(inv.up), "down_shares": _m(inv.down), "pair_cost": _m(inv.pair_cost()),
-            "balance": _m(inv.up - inv.down), "fees": _m(inv.fees), "settlement_pnl": _m(pm.pnl),
-            "locked": _m(inv.locked()), "exposed_shares": _m(inv.imbalance), "exposed_cost": _m(inv.unmatched_cost()),
+            "up_shares": _m(inv.up), "down_shares": _m(inv.down), "pair_cost": _m(ours.pair_cost),
+            "balance": _m(inv.up - inv.down), "fees": _m(inv.fees), "pnl": _m(0 if pnl is None else pnl),
+            "locked": _m(ours.locked_profit), "exposed_shares": _m(inv.imbalance),
+            "exposed_cost": _m(inv.unmatched_cost()),
             "second_legs_maker": st.get("second_legs_maker", 0), "second_legs_taker": st.get("second_legs_taker", 0),
             "chase_steps": st.get("chase_steps", 0),
             "unwinds": st.get("unwind_sell_excess", 0) + st.get("unwind_buy_missing", 0),
@@ -74,13 +103,13 @@ def window_rows(strategy: CompleteSetStrategy, wallet: dict[str, list[W.WalletFi
     return rows
 
 
-def write_window_report(strategy: CompleteSetStrategy, out_dir: Path) -> list[Path]:
-    """Write the report files (module docstring) and set ``strategy.report_text``."""
+def write_window_report(strategy: CompleteSetStrategy, out_dir: Path, portfolio: Portfolio) -> tuple[str, list[Path]]:
+    """Write the section's files (module docstring); return the summary text and the paths."""
     try:
         wallet: dict[str, list[W.WalletFill]] | None = W.load_wallet_fills()
     except OSError:
         wallet = None
-    rows = window_rows(strategy, wallet)
+    rows = window_rows(strategy, wallet, portfolio)
     paths = []
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
@@ -98,50 +127,54 @@ def write_window_report(strategy: CompleteSetStrategy, out_dir: Path) -> list[Pa
     paths.append(_write(out_dir / "fill_compare.txt", cmp_text))
     paths.append(_write(out_dir / "fill_compare.json", msgspec.json.format(msgspec.json.encode(
         {"summary": summarize(comparisons), "windows": comparisons})).decode() + "\n"))
-    text = summary_text(strategy, rows) + "\n" + cmp_text
-    strategy.report_text = text
+    text = summary_text(strategy, rows, portfolio) + "\n" + cmp_text
     paths.append(_write(out_dir / "complete_set.txt", text))
-    lat = sorted(strategy.leg_latencies_ns)
-    paths.append(_write(out_dir / "latency.json", msgspec.json.encode({
-        "second_leg_latency_ns": {"count": len(lat), "p50": _pct(lat, 50), "p99": _pct(lat, 99),
-                                  "max": lat[-1] if lat else None}}).decode() + "\n"))
-    return paths
+    paths.append(_write(out_dir / "latency.txt", latency_text(strategy.leg_latencies_ns)))
+    return text, paths
 
 
-def summary_text(strategy: CompleteSetStrategy, rows: list[dict[str, Any]]) -> str:
-    """A fixed-width table of the windows with fills, and totals."""
+def latency_text(latencies_ns: list[int]) -> str:
+    """The run's one wall-clock output: second-leg delay (fill event -> order) percentiles."""
+    lat = sorted(latencies_ns)
+    us = [None if v is None else v // 1_000 for v in (_pct(lat, 50), _pct(lat, 99), lat[-1] if lat else None)]
+    return (f"second-leg latency (fill event -> order, wall clock; differs on every run): n={D.count(len(lat))} "
+            f"p50={D.count(us[0])} us p99={D.count(us[1])} us max={D.count(us[2])} us\n")
+
+
+def summary_text(strategy: CompleteSetStrategy, rows: list[dict[str, Any]], portfolio: Portfolio) -> str:
+    """A fixed-width table of the windows with fills, and totals (all from exact integers)."""
     pms = list(strategy.pairs.values())
+    by_slug = {pm.slug: pm for pm in pms}
     traded = [r for r in rows if r["fills_up"] or r["fills_down"]]
-    head = (f"{'window':<26} {'win':>4} {'fills u/d':>9} {'shares u/d':>15} {'pair':>7} {'wallet':>7} "
+    head = (f"{'window':<26} {'winner':>6} {'fills u/d':>9} {'shares u/d':>17} {'pair':>7} {'wallet':>7} "
             f"{'pnl':>9} {'locked':>8} {'exposed':>8}")
     lines = ["complete_set: per window (ours beside gabagool22's pair cost)", head, "-" * len(head)]
+    total_pnl = total_locked = 0
     for r in traded:
+        pm = by_slug[r["slug"]]
+        ours = our_buys(pm)
+        pnl = portfolio.market_pnl(pm.cid) or 0
+        total_pnl += pnl
+        total_locked += ours.locked_profit
+        theirs = r["wallet_pair_cost"]
         lines.append(
-            f"{r['slug']:<26} {r['winner'][:4]:>4} {r['fills_up']:>4}/{r['fills_down']:<4} "
-            f"{_short(r['up_shares']):>7}/{_short(r['down_shares']):<7} {_short(r['pair_cost'], 4):>7} "
-            f"{_short(r['wallet_pair_cost'], 4):>7} {_short(r['settlement_pnl'], 2):>9} "
-            f"{_short(r['locked'], 2):>8} {_short(r['exposed_shares']):>8}")
-    pnl = sum(p.pnl for p in pms if p.pnl is not None)
-    locked = sum(p.inv.locked() for p in pms)
+            f"{r['slug']:<26} {r['winner'] or 'open':>6} {r['fills_up']:>4}/{r['fills_down']:<4} "
+            f"{D.shares(pm.inv.up, 0):>8}/{D.shares(pm.inv.down, 0):<8} {D.price(ours.pair_cost):>7} "
+            f"{D.price(micros_from_number(theirs) if theirs else None):>7} {D.signed_money(pnl):>9} "
+            f"{D.money(ours.locked_profit):>8} {D.shares(pm.inv.imbalance, 0):>8}")
     fees = sum(p.inv.fees for p in pms)
     sets = sum(p.inv.matched for p in pms)
-    lat = sorted(strategy.leg_latencies_ns)
     det = strategy.detector.counters
     lines += [
         "-" * len(head),
-        f"windows followed {len(pms)}, with fills {len(traded)}; complete sets {format_micros(sets)}; "
-        f"settlement P&L {format_micros(pnl)} USD; locked {format_micros(locked)}; fees {format_micros(fees)}",
-        f"taker detection: {dict(sorted(det.items()))}",
-        f"second-leg latency (fill event -> order, wall): n={len(lat)} p50={_pct(lat, 50)} ns p99={_pct(lat, 99)} ns",
-        f"decision log: {strategy.log.seq if strategy.log else 0} rows, dropped {strategy.log.drops if strategy.log else 0}",
+        f"windows followed {D.count(len(pms))}, with fills {D.count(len(traded))}; complete sets held "
+        f"{D.shares(sets)}; P&L {D.signed_money(total_pnl)} USD (the run's net P&L, from the portfolio); "
+        f"locked {D.money(total_locked)}; fees {D.money(fees)}",
+        "taker detection: " + ", ".join(f"{k} {D.count(v)}" for k, v in sorted(det.items())),
+        f"decision log: {D.count(strategy.log.seq if strategy.log else 0)} rows, "
+        f"dropped {D.count(strategy.log.drops if strategy.log else 0)}",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _short(v: str, dp: int = 0) -> str:
-    if v == "":
-        return "-"
-    return f"{float(v):.{dp}f}"
 
 
 def _pct(values: list[int], q: int) -> int | None:
@@ -153,5 +186,3 @@ def _pct(values: list[int], q: int) -> int | None:
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
-
-

@@ -32,6 +32,7 @@ with both tops, inventory, margin, threshold, time left, toxic severity and stat
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clobflow.book.book_set import TrackedBook
 from clobflow.core.events import Side, Trade
@@ -48,6 +49,9 @@ from clobflow.strategies.complete_set.journaling import DecisionRecording
 from clobflow.strategies.complete_set.market_state import LEG, QUOTE, TAKER, UNWIND, Chase, PairMarket, Working
 from clobflow.strategies.complete_set.records import DOWN, UP, other
 from clobflow.strategies.complete_set.toxic import ToxicFlow
+
+if TYPE_CHECKING:
+    from clobflow.portfolio.portfolio import Portfolio
 
 class CompleteSetStrategy(DecisionRecording, Strategy):
     """The pair bot (see the module docstring). Deterministic: same events, same decisions."""
@@ -66,7 +70,6 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
         self.reproducible = True
         self.leg_latencies_ns: list[int] = []
         self._order_market: dict[str, str] = {}
-        self.report_text: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -83,10 +86,15 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
     def on_stop(self, ctx: StrategyContext) -> None:
         if self.log is not None:
             self.log.close()
-        if self.out_dir is not None:
-            from clobflow.strategies.complete_set.report import write_window_report
 
-            write_window_report(self, self.out_dir)
+    def report_section(self, portfolio: Portfolio) -> tuple[str | None, list[Path]]:
+        """The run report's pair-bot section (``report.write_window_report``), P&L from the
+        run's portfolio; nothing without a run folder."""
+        if self.out_dir is None:
+            return None, []
+        from clobflow.strategies.complete_set.report import write_window_report
+
+        return write_window_report(self, self.out_dir, portfolio)
 
     def on_resolved(self, ctx: StrategyContext, market: BinaryMarket, winning_asset_id: str) -> None:
         pm = self.pairs.get(market.condition_id)
@@ -94,7 +102,6 @@ class CompleteSetStrategy(DecisionRecording, Strategy):
             return
         winner = pm.side_of(winning_asset_id)
         pm.resolved = winner
-        pm.pnl = pm.inv.settle(winner)
         if self.log is not None:
             self.log.window_resolved(pm.cid, pm.slug, winner)
 

@@ -1,6 +1,6 @@
 """Aggregating and printing the fill-realism comparison of ``wallet`` over many windows:
 ``summarize`` (JSON-ready, exact integers) and ``render_text`` (a fixed-width table through
-``format_micros``; no floats)."""
+``core.display``; no floats)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from clobflow.core.numbers import ONE, format_micros
+from clobflow.core import display as D
+from clobflow.core.numbers import ONE
 from clobflow.strategies.complete_set.records import DOWN, UP
 from clobflow.strategies.complete_set.wallet import (
     MINUTES,
@@ -69,7 +70,7 @@ def _pool(totals: Iterable[SideTotals]) -> SideTotals:
 
 _HEAD = (
     f"{'window (UTC)':<16} {'side':<4} {'ours n':>6} {'ours sh':>10} {'ours px':>7} "
-    f"{'real n':>6} {'real sh':>10} {'real px':>7} {'corr n':>6} {'corr %':>6} {'med dpx':>8}"
+    f"{'real n':>7} {'real sh':>10} {'real px':>7} {'corr n':>6} {'corr %':>6} {'med dpx':>8}"
 )
 
 
@@ -91,27 +92,27 @@ def render_text(comparisons: Iterable[FillComparison]) -> str:
     lines += [_row(f"all {len(comps)} windows", s, total[s]) for s in SIDES]
     lines.append(
         f"pair cost: ours {_px(total['ours_pair_cost'])}, real {_px(total['theirs_pair_cost'])}; "
-        f"locked profit: ours {format_micros(total['ours_locked_profit'], 2)}, "
-        f"real {format_micros(total['theirs_locked_profit'], 2)}"
+        f"locked profit: ours {D.money(total['ours_locked_profit'])}, "
+        f"real {D.money(total['theirs_locked_profit'])}"
     )
     lines += ["", f"{'fills per minute':<16} " + " ".join(f"{m:>5}" for m in range(MINUTES))]
     for s in SIDES:
         for who, key in zip(("ours", "real"), _MINUTES):
-            lines.append(f"{s + ' ' + who:<16} " + " ".join(f"{n:>5}" for n in total[s][key]))
+            lines.append(f"{s + ' ' + who:<16} " + " ".join(f"{D.count(n):>5}" for n in total[s][key]))
     return "\n".join(lines) + "\n"
 
 
 def _px(v: int | None) -> str:
-    return "-" if v is None else format_micros(v, 4)
+    return D.price(v)
 
 
 def _row(label: str, side: str, x: dict[str, Any]) -> str:
     """One table line from a ``summarize`` side dict."""
     frac, dpx = x["corroborated_frac"], x["median_price_diff"]
-    pct = "-" if frac is None else format_micros(frac * 100, 1)
-    dp = "-" if dpx is None else ("+" if dpx > 0 else "") + format_micros(dpx, 4)
+    pct = "-" if frac is None else D.price(frac * 100, 1)
+    dp = "-" if dpx is None else ("+" if dpx > 0 else "") + D.price(dpx)
     return (
-        f"{label:<16} {side:<4} {x['ours_fills']:>6} {format_micros(x['ours_shares'], 2):>10} "
-        f"{_px(x['ours_vwap']):>7} {x['theirs_fills']:>6} {format_micros(x['theirs_shares'], 2):>10} "
-        f"{_px(x['theirs_vwap']):>7} {x['corroborated_fills']:>6} {pct:>6} {dp:>8}"
+        f"{label:<16} {side:<4} {D.count(x['ours_fills']):>6} {D.shares(x['ours_shares']):>10} "
+        f"{_px(x['ours_vwap']):>7} {D.count(x['theirs_fills']):>7} {D.shares(x['theirs_shares']):>10} "
+        f"{_px(x['theirs_vwap']):>7} {D.count(x['corroborated_fills']):>6} {pct:>6} {dp:>8}"
     )
