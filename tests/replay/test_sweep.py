@@ -135,3 +135,51 @@ def test_cli_sweep_prints_the_ranked_table(tmp_path):
     assert res.exit_code == 0, (res.output, res.exception)
     assert "sweep by net P&L" in res.output and "max_spread" in res.output
     assert all((tmp_path / n).exists() for n in ("sweep.csv", "sweep.json", "sweep.png"))
+
+
+def test_a_train_test_split_runs_each_point_on_both_halves_and_chooses_on_train(tmp_path):
+    """--split: every point runs before and after the boundary (a window start); the row holds
+    the in-sample metrics with the out-of-sample ones beside them; the best is the best train
+    net P&L, whatever the test half says; each half equals a plain backtest of that half."""
+    from dataclasses import replace
+
+    from clobflow.replay.sweep import split_time
+
+    spec = DatasetSpec("pm-btc15m-tob-1s", limit_markets=8)
+    ds = spec.load()
+    cut = split_time(ds, 0.6)
+    assert cut in {m.start_ns for m in ds.markets}  # moved to a window start: no window is cut
+    cfg, axes = parse_config(BASE), parse_grid(GRID)
+    seen = []
+    res = run_sweep(cfg, axes, spec, tmp_path, workers=2, split_ns=cut, on_row=seen.append)
+    assert len(seen) == 8 and len(res.rows) == 4
+    assert all(r["error"] == "" and r["test_error"] == "" for r in res.rows)
+    best = res.best()
+    assert best["pnl_net"] == max(r["pnl_net"] for r in res.rows)
+    # the in-sample number is the train half's own backtest; the out-of-sample, the test half's
+    for half, key in (("train", "pnl_net"), ("test", "test_pnl_net")):
+        sub = replace(spec, end_ns=cut) if half == "train" else replace(spec, start_ns=cut)
+        c = apply_params(cfg, grid_points(axes)[best["run"]])
+        r = run_backtest(c, sub.load(), tmp_path / f"check-{half}")
+        k = r.kernel
+        rep, _ = build_report(run_id=r.run_id, mode="backtest", frames=r.frames, portfolio=k.portfolio,
+                              starting_cash=micros_from_number(c.engine.starting_cash_usd), markets=k.markets,
+                              journal_counts=k.journal.counts, counters=k.counters, max_exposure=k.max_exposure)
+        assert best[key] == float(rep.pnl_net_usd), half
+    with open(tmp_path / "sweep.csv", newline="") as f:
+        cols = next(csv.reader(f))
+    assert "test_pnl_net" in cols and "test_halted" in cols and "risk_rejects" in cols
+    doc = json.loads((tmp_path / "sweep.json").read_text())
+    assert doc["split_ns"] == cut and doc["best_run_by_train"] == best["run"]
+    assert (tmp_path / "runs" / str(best["run"]) / "test" / "report.json").exists()
+
+
+def test_the_cli_counts_runs_from_one_and_shows_halts_and_rejects(tmp_path):
+    out = tmp_path / "cli"
+    r = cli("--config", "config/imbalance.yaml", "--limit-markets", "4", "--workers", "1",
+            "--grid", "min_imbalance=0.3,0.5", "--out", str(out), "--train-until", "2025-12-26T11:15:00Z")
+    assert r.exit_code == 0, r.output
+    assert "  1/4 (run 0 train)" in r.output and "  4/4 (run 1 test)" in r.output and " 0/4" not in r.output
+    assert "risk rejects" in r.output and "halted" in r.output and "best on train: run" in r.output
+    # piped output is not cut at 80 columns: the table's numbers are not elided
+    assert "…" not in r.output

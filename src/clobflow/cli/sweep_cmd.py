@@ -20,14 +20,18 @@ from rich.console import Console
 from rich.table import Table
 
 from clobflow.cli.errors import UserError
+from clobflow.cli.format import console as cli_console
+from clobflow.core import display as D
+from clobflow.core.numbers import micros_from_number
 from clobflow.core.errors import ConfigError
 from clobflow.engine.config import load_config
 from clobflow.replay.executors import EXECUTORS, ExecutorUnavailable, make_executor
 from clobflow.replay.selection import DatasetSpec, parse_time_ns, select_frames, warm_worker
 from clobflow.replay.sweep import (
-    METRICS, GridError, SweepResult, local_workers, parse_grid, plan_sweep, run_sweep,
+    GridError, SweepResult, local_workers, parse_grid, plan_sweep, run_sweep, split_time,
 )
-from clobflow.sim.datasets import load_dataset
+from clobflow.sim.datasets import Dataset, load_dataset
+from clobflow.sim.datasets.base import iso_utc
 
 DEFAULT_CONFIG = Path("config/imbalance.yaml")
 
@@ -47,9 +51,16 @@ def sweep(
     end: Annotated[str | None, typer.Option(help="Only frames received before this time (a bare date: through that day).")] = None,
     market: Annotated[list[str] | None, typer.Option(help="Only this market: condition id, slug or slug prefix (repeatable).")] = None,
     limit_markets: Annotated[int | None, typer.Option(min=1, help="Only the first N markets of a bundled dataset.")] = None,
+    split: Annotated[float | None, typer.Option(
+        help="Train/test split by time: the first FRACTION of the data is in-sample (e.g. 0.7), moved to the next "
+             "window start; each point also runs on the rest, shown beside it. The best is chosen on train only.")] = None,
+    train_until: Annotated[str | None, typer.Option(
+        help="Train/test split at this time (ISO or YYYY-MM-DD, UTC): in-sample before, out-of-sample from it.")] = None,
 ) -> None:
     """Sweep strategy or engine parameters over a grid: one deterministic backtest per point."""
-    console = Console()
+    console = cli_console()
+    if split is not None and train_until is not None:
+        raise UserError("give --split or --train-until, not both")
     if executor not in EXECUTORS:
         raise UserError(f"--executor {executor!r}: one of {', '.join(EXECUTORS)}")
     try:
@@ -61,35 +72,51 @@ def sweep(
     except GridError as exc:
         raise UserError(f"--grid: {exc}") from None
     spec = _spec(data, start, end, market, limit_markets)
+    ds = _check_data(console, spec) if executor == "local" or split is not None else None
+    split_ns = _split_ns(ds, split, train_until)
     try:
-        tasks = plan_sweep(cfg, axes, spec, out)  # every point validated before any work
+        tasks = plan_sweep(cfg, axes, spec, out, split_ns)  # every point validated before any work
         ex = make_executor(executor, workers=local_workers(workers, len(tasks)), address=executor_address,
-                           initializer=warm_worker, initargs=(spec,))
+                           initializer=warm_worker, initargs=(tasks[0].dataset,))
     except GridError as exc:
         raise UserError(f"--grid: {exc}") from None
     except ExecutorUnavailable as exc:
         raise UserError(f"--executor {executor}: {exc}") from None
-    if executor == "local":
-        _check_data(console, spec)
     n = len(tasks)
     where = (f"{local_workers(workers, n)} worker processes" if executor == "local"
              else f"{executor} at {executor_address or 'auto'}")
     shape = " x ".join(f"{a.key}[{len(a.values)}]" for a in axes)
-    console.print(f"{n} run{'s' * (n != 1)} ({shape}) on {where}", highlight=False)
+    halves = f", train before {iso_utc(split_ns)} and test after" if split_ns is not None else ""
+    console.print(f"{n} run{'s' * (n != 1)} ({shape}{halves}) on {where}", highlight=False)
+    finished = 0
 
     def on_row(row: dict[str, Any]) -> None:
-        status = f"error {row['error']}" if row["error"] else f"net {row['pnl_net']:.2f}  trades {row['trades']}"
-        console.print(f"  run {row['run']}/{n - 1}: {status}", highlight=False)
+        nonlocal finished
+        finished += 1
+        phase = f" {row['phase']}" if row["phase"] else ""
+        if row["error"]:
+            status = f"error {row['error']}"
+        else:
+            halt = f"  halted {row['halted']}" if row["halted"] else ""
+            status = (f"net {D.money(micros_from_number(row['pnl_net']))}  trades {D.count(row['trades'])}"
+                      f"  risk rejects {D.count(row['risk_rejects'])}{halt}")
+        console.print(f"  {finished}/{n} (run {row['run']}{phase}): {status}", highlight=False)
 
     try:
-        result = run_sweep(cfg, axes, spec, out, executor=ex, on_row=on_row)
+        result = run_sweep(cfg, axes, spec, out, executor=ex, on_row=on_row, split_ns=split_ns)
     except ExecutorUnavailable as exc:  # a cluster that cannot be reached
         raise UserError(f"--executor {executor}: {exc}") from None
     finally:
         ex.close()
     t = table(result)
-    # piped output: Rich would squeeze the table into 80 columns and elide the numbers
-    (console if console.is_terminal else Console(width=max(console.width, 14 * len(t.columns)))).print(t)
+    # piped: room for every column (a terminal keeps its own width)
+    (console if console.is_terminal else Console(width=max(console.width, 16 * len(t.columns)))).print(t)
+    best = result.best()
+    if split_ns is not None and best is not None:
+        test = "-" if best["test_pnl_net"] is None else D.money(micros_from_number(best["test_pnl_net"]))
+        console.print(f"best on train: run {best['run']} "
+                      f"({', '.join(f'{k}={_fmt(best[k])}' for k in result.keys)}): train net "
+                      f"{D.money(micros_from_number(best['pnl_net']))}, test net {test}", highlight=False)
     failed = [r for r in result.rows if r["error"]]
     if failed:
         console.print(f"{len(failed)} runs failed; first: run {failed[0]['run']}: {failed[0]['error']}", highlight=False)
@@ -98,7 +125,19 @@ def sweep(
         raise UserError(f"every run failed: {failed[0]['error']}")
 
 
-def _check_data(console: Console, spec: DatasetSpec) -> None:
+def _split_ns(ds: Dataset | None, split: float | None, train_until: str | None) -> int | None:
+    if train_until is not None:
+        return _time("--train-until", train_until)
+    if split is None:
+        return None
+    assert ds is not None
+    try:
+        return split_time(ds, split)
+    except ValueError as exc:
+        raise UserError(f"--split: {exc}") from None
+
+
+def _check_data(console: Console, spec: DatasetSpec) -> Dataset:
     """Load the data here once as well, so a bad ``--data``/``--market`` is one line before any
     worker starts (workers still load it themselves)."""
     try:
@@ -112,6 +151,7 @@ def _check_data(console: Console, spec: DatasetSpec) -> None:
     if not ds.frames:
         raise UserError("the selection holds no frames (check --start/--end/--market)")
     console.print(f"sweep: {ds.summary()}", highlight=False)
+    return ds
 
 
 def _spec(data: str, start: str | None, end: str | None, market: list[str] | None,
@@ -128,25 +168,46 @@ def _spec(data: str, start: str | None, end: str | None, market: list[str] | Non
 
 
 def table(result: SweepResult) -> Table:
-    """The rows as a Rich table, best net P&L first."""
-    t = Table(title="sweep by net P&L", title_justify="left")
+    """The rows as a Rich table, best net P&L first (in-sample in a split sweep, with the
+    out-of-sample net, trades, Sharpe and halts beside it)."""
+    split = result.split_ns is not None
+    t = Table(title="sweep by net P&L" + (" in-sample (train); out-of-sample (test) beside it" if split else ""),
+              title_justify="left")
     t.add_column("run", justify="right")
     for k in result.keys:
-        t.add_column(k, justify="right")
-    heads = {"trades": "trades", "win_rate": "win rate", "pnl_net": "net", "pnl_gross": "gross",
-             "fees": "fees", "max_drawdown": "max dd", "signals": "signals", "orders": "orders"}
-    for m in METRICS:
-        t.add_column(heads[m], justify="right")
+        t.add_column(k, justify="right", min_width=len(k))  # parameter names are never elided
+    cols = [("trades", "trades"), ("win_rate", "win rate"), ("pnl_net", "net"), ("pnl_gross", "gross"),
+            ("fees", "fees"), ("max_drawdown", "max dd"), ("sharpe", "Sharpe"), ("signals", "signals"),
+            ("orders", "orders"), ("risk_rejects", "risk rejects"), ("top_reject", "top reject"), ("halted", "halted")]
+    for _, head in cols:
+        t.add_column(("train " if split else "") + head, justify="right")
+    test_cols = [("pnl_net", "net"), ("trades", "trades"), ("sharpe", "Sharpe"), ("risk_rejects", "risk rejects"),
+                 ("halted", "halted")] if split else []
+    for _, head in test_cols:
+        t.add_column("test " + head, justify="right")
     for r in result.ranked():
         cells = [str(r["run"]), *(_fmt(r[k]) for k in result.keys)]
-        if r["error"]:
-            cells += ["-"] * len(METRICS)
-        else:
-            wr = "-" if r["win_rate"] is None else f"{r['win_rate']:.1%}"
-            cells += [str(r["trades"]), wr, *(f"{r[m]:.2f}" for m in ("pnl_net", "pnl_gross", "fees", "max_drawdown")),
-                      str(r["signals"]), str(r["orders"])]
+        cells += ["-"] * len(cols) if r["error"] else [_cell(m, r[m]) for m, _ in cols]
+        if split:
+            bad = r.get("test_error") or r.get("test_pnl_net") is None
+            cells += ["-"] * len(test_cols) if bad else [_cell(m, r[f"test_{m}"]) for m, _ in test_cols]
         t.add_row(*cells)
     return t
+
+
+def _cell(metric: str, v: Any) -> str:
+    """One metric cell, formatted the one way (``core.display``)."""
+    if v is None or v == "":
+        return "-"
+    if metric == "win_rate":
+        return D.pct(v)
+    if metric in ("pnl_net", "pnl_gross", "fees", "max_drawdown"):
+        return D.money(micros_from_number(v))
+    if metric == "sharpe":
+        return D.ratio(v)
+    if isinstance(v, int):
+        return D.count(v)
+    return str(v)
 
 
 def _fmt(v: Any) -> str:

@@ -15,16 +15,17 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from clobflow.core import display as D
 from clobflow.core import ids
 from clobflow.core.clock import LiveClock, VenueTimeClock, s_to_ns
 from clobflow.core.errors import ConfigError, Retryable, VenueRejected
 from clobflow.core.events import MarketResolved
+from clobflow.core.markets import BinaryMarket
 from clobflow.core.redact import Redactor, secret_values
-from clobflow.core.numbers import format_micros
 from clobflow.engine.config import AppConfig
 from clobflow.engine.kernel import Kernel
 from clobflow.engine.lifecycle import install_stop_signals, wait_for_stop
@@ -61,6 +62,7 @@ def discovery_for(config: AppConfig) -> MarketFilter:
 
 
 _MICROS = frozenset({"price", "size", "fee", "pnl", "spread", "payout", "cost"})
+_SHOW = {"price": D.price, "spread": D.price, "size": D.shares, "pnl": D.signed_money}
 
 
 async def settle_unfollowed(kernel: Kernel, feed: MarketFeed, now_ns: int, log: Callable[[str], None]) -> None:
@@ -91,8 +93,10 @@ async def settle_unfollowed(kernel: Kernel, feed: MarketFeed, now_ns: int, log: 
         log(f"{len(missing)} held market(s) not found at {feed.instruments.source}; their positions stay open")
 
 
-def line_for(e: JournalEntry) -> str:
-    """One log line for a journal entry worth a human's attention (micro-units as decimals)."""
+def line_for(e: JournalEntry, markets: Mapping[str, BinaryMarket] | None = None) -> str:
+    """One log line for a journal entry worth a human's attention: the market named by its slug
+    (from ``markets``; the whole id when unknown, never a cut-off prefix), money and sizes
+    through ``core.display``."""
     inputs = e.inputs or {}
     keys = ("client_order_id", "price", "size", "fee", "pnl", "imbalance", "spread")
     parts = []
@@ -101,11 +105,13 @@ def line_for(e: JournalEntry) -> str:
             continue
         v = inputs[k]
         if k in _MICROS and isinstance(v, int):
-            v = format_micros(v)
+            v = _SHOW.get(k, D.money)(v)
         elif isinstance(v, float):
             v = f"{v:+.3f}"
         parts.append(f"{k}={v}")
-    return f"{e.action:11s} {e.reason:24s} {ids.raw(e.market)[:12]} {' '.join(parts)}"
+    m = markets.get(e.market) if markets is not None and e.market else None
+    name = m.slug if m is not None and m.slug else ids.raw(e.market)  # whole id, never a prefix
+    return f"{e.action:11s} {e.reason:24s} {name} {' '.join(parts)}"
 
 
 async def run_live(
@@ -136,7 +142,9 @@ async def run_live(
     journal_path = out / f"journal-{run_id}.jsonl"
     jfile = JsonlJournalFile(journal_path)
     journal = Journal([jfile])
-    journal.add_sink(lambda e: log(line_for(e)) if e.action in LOGGED_ACTIONS else None)
+    holder: list[Kernel] = []
+    journal.add_sink(lambda e: log(line_for(e, holder[0].markets if holder else None))
+                     if e.action in LOGGED_ACTIONS else None)
     url = config.engine.store_url or f"sqlite:///{out / 'clobflow.sqlite'}"  # noqa: E501
     recorder = RunRecorder.open(url, run_id=run_id, mode=mode, strategy_names=[
         s.name for s in config.enabled_strategies()], config=config, started_ns=started)
@@ -156,7 +164,6 @@ async def run_live(
         trust_policy(config),
         f.subscription_refresh_interval_s,
     )
-    holder: list[Kernel] = []
 
     def on_diff(diff: InstrumentDiff) -> None:
         for m in list(diff.added) + list(diff.changed):

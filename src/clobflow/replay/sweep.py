@@ -38,7 +38,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from clobflow.core.errors import ConfigError
 from clobflow.engine.config import STRATEGY_KINDS, AppConfig, parse_config
 from clobflow.replay.executors import SweepExecutor, make_executor
 from clobflow.replay.selection import DatasetSpec, dataset_for, warm_worker
+from clobflow.sim.datasets import Dataset
 
 __all__ = [
     "METRICS", "Axis", "DatasetSpec", "GridError", "SweepResult", "SweepTask",
@@ -262,6 +263,7 @@ class SweepTask:
     config: dict
     dataset: DatasetSpec
     out_dir: str
+    phase: str = ""  # "", or "train"/"test" in a split sweep
 
 
 def run_task(task: SweepTask) -> dict[str, Any]:
@@ -294,28 +296,67 @@ class SweepResult:
     axes: list[Axis]
     rows: list[dict[str, Any]]
     paths: list[Path] = field(default_factory=list)
+    split_ns: int | None = None  # a train/test sweep: METRICS are in-sample, test_* out-of-sample
 
     @property
     def keys(self) -> list[str]:
         return [a.key for a in self.axes]
 
+    @property
+    def columns(self) -> list[str]:
+        test = [f"test_{m}" for m in METRICS] + ["test_error"] if self.split_ns is not None else []
+        return ["run", *self.keys, *METRICS, "error", *test]
+
     def ranked(self) -> list[dict[str, Any]]:
-        """Rows by net P&L, best first; ties by run number; failed runs last."""
+        """Rows by net P&L (in-sample in a split sweep: the test half never chooses), best
+        first; ties by run number; failed runs last."""
         return sorted(self.rows, key=lambda r: (r["pnl_net"] is None, -(r["pnl_net"] or 0.0), r["run"]))
 
+    def best(self) -> dict[str, Any] | None:
+        """The best row by in-sample net P&L (``None`` when every run failed)."""
+        top = self.ranked()[0] if self.rows else None
+        return top if top is not None and top["pnl_net"] is not None else None
 
-def plan_sweep(config: AppConfig, axes: Sequence[Axis], dataset: DatasetSpec, out_dir: str | Path) -> list[SweepTask]:
+
+def split_time(dataset: Dataset, fraction: float) -> int:
+    """The train/test boundary at ``fraction`` of the data's receive-time span, moved forward
+    to the next market window start (``BinaryMarket.start_ns``) so no window is cut in two
+    (unchanged when no window starts after it).
+
+    Raises:
+        ValueError: ``fraction`` outside (0, 1), or data without frames.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"split {fraction} must be in (0, 1)")
+    if not dataset.frames:
+        raise ValueError("no frames to split")
+    first, last = dataset.frames[0].ts_recv_ns, dataset.frames[-1].ts_recv_ns
+    raw = first + int((last - first) * fraction)
+    starts = [m.start_ns for m in dataset.markets if m.start_ns is not None and raw <= m.start_ns < last]
+    return min(starts) if starts else raw
+
+
+def plan_sweep(config: AppConfig, axes: Sequence[Axis], dataset: DatasetSpec, out_dir: str | Path,
+               split_ns: int | None = None) -> list[SweepTask]:
     """One validated task per grid point (run ``n`` writes ``out_dir/runs/<n>``). The base config
     loses ``engine.store_url``: every run gets its own SQLite file.
 
+    With ``split_ns`` every point runs twice: on the data before it (``runs/<n>/train``) and
+    from it on (``runs/<n>/test``); all train tasks come first (workers load each half once).
+
     Raises:
-        GridError: a key or value the config refuses.
+        GridError: a key or value the config refuses, or a split outside the data's range.
     """
     out, base = Path(out_dir), _base(config)
-    return [
-        SweepTask(n, tuple(p.items()), msgspec.to_builtins(_validated(base, p)), dataset, str(out / "runs" / str(n)))
-        for n, p in enumerate(grid_points(axes))
-    ]
+    configs = [(n, p, msgspec.to_builtins(_validated(base, p))) for n, p in enumerate(grid_points(axes))]
+    if split_ns is None:
+        return [SweepTask(n, tuple(p.items()), c, dataset, str(out / "runs" / str(n))) for n, p, c in configs]
+    lo, hi = dataset.start_ns, dataset.end_ns
+    if (lo is not None and split_ns <= lo) or (hi is not None and split_ns >= hi):
+        raise GridError("the train/test split lies outside the selected time range")
+    halves = {"train": replace(dataset, end_ns=split_ns), "test": replace(dataset, start_ns=split_ns)}
+    return [SweepTask(n, tuple(p.items()), c, spec, str(out / "runs" / str(n) / phase), phase)
+            for phase, spec in halves.items() for n, p, c in configs]
 
 
 def _base(config: AppConfig) -> AppConfig:
@@ -332,32 +373,42 @@ def run_sweep(
     workers: int | None = None,
     address: str | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    split_ns: int | None = None,
 ) -> SweepResult:
     """Run every grid point of ``axes`` on ``config`` and write the outputs in ``out_dir``.
 
     ``executor``: ``"local"`` (a spawned process pool of ``workers``, default the CPU count,
     never more than the points), ``"ray"``/``"dask"`` (at ``address``), or a ready
     ``SweepExecutor`` (used, not closed; tasks load the data through the per-process cache, so
-    it needs no initializer). ``on_row`` sees each row as it arrives, in run order.
+    it needs no initializer). ``on_row`` sees each task's row as it arrives, in task order
+    (with a split: every train row, then every test row; a row's ``phase`` says which).
+    ``split_ns``: a train/test sweep (``plan_sweep``): each row holds the in-sample metrics and,
+    beside them, the out-of-sample ones as ``test_<metric>``; ranking uses the train half only.
 
     Raises:
         GridError: a key or value the config refuses (before anything runs).
         ExecutorUnavailable: the ray/dask package is missing.
     """
-    tasks = plan_sweep(config, axes, dataset, out_dir)
+    tasks = plan_sweep(config, axes, dataset, out_dir, split_ns)
     own = isinstance(executor, str)
     ex = make_executor(executor, workers=local_workers(workers, len(tasks)), address=address,  # type: ignore[arg-type]
-                       initializer=warm_worker, initargs=(dataset,)) if own else executor
-    rows: list[dict[str, Any]] = []
+                       initializer=warm_worker, initargs=(tasks[0].dataset,)) if own else executor
+    done: list[dict[str, Any]] = []
     try:
-        for row in ex.map(run_task, tasks):
-            rows.append(row)
+        for task, row in zip(tasks, ex.map(run_task, tasks), strict=True):
+            row["phase"] = task.phase
+            done.append(row)
             if on_row is not None:
                 on_row(row)
     finally:
         if own:
             ex.close()
-    result = SweepResult(list(axes), rows)
+    rows = [r for r in done if r["phase"] != "test"]
+    for r, t in zip(rows, [r for r in done if r["phase"] == "test"], strict=False):
+        r.update({f"test_{m}": t[m] for m in METRICS}, test_error=t["error"])
+    for r in done:
+        del r["phase"]
+    result = SweepResult(list(axes), rows, split_ns=split_ns)
     result.paths = write_outputs(Path(out_dir), result, dataset=dataset, config=_base(config))
     return result
 
@@ -372,7 +423,7 @@ def write_outputs(out_dir: Path, result: SweepResult, *, dataset: DatasetSpec | 
     """Write ``sweep.csv``, ``sweep.json`` and ``sweep.png``; return their paths. No times or
     absolute output paths go in, so the same sweep writes the same bytes."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    columns = ["run", *result.keys, *METRICS, "error"]
+    columns = result.columns
     csv_path, json_path, png_path = out_dir / "sweep.csv", out_dir / "sweep.json", out_dir / "sweep.png"
     with open(csv_path, "w", newline="") as f:
         w = csv.writer(f)
@@ -383,6 +434,8 @@ def write_outputs(out_dir: Path, result: SweepResult, *, dataset: DatasetSpec | 
         "grid": {a.key: list(a.values) for a in result.axes},
         "dataset": asdict(dataset) if dataset is not None else None,
         "config": msgspec.to_builtins(config) if config is not None else None,
+        "split_ns": result.split_ns,
+        "best_run_by_train": (result.best() or {}).get("run") if result.split_ns is not None else None,
         "columns": columns,
         "rows": [{c: r.get(c) for c in columns} for r in result.rows],
     }
