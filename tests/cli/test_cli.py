@@ -144,7 +144,7 @@ def test_bad_arguments_name_what_is_wrong(args, needle):
 def test_backtest_cli_writes_the_report(tmp_path):
     res = clobflow("backtest", "--data", "pm-btc1h-l2-1s", "--out", str(tmp_path), "--no-progress", timeout=120)
     assert res.returncode == 0, res.stderr
-    assert "win rate" in res.stdout and "P&L gross" in res.stdout
+    assert "win rate" in res.stdout and "P&L net" in res.stdout and "Sharpe" in res.stdout
     for name in ("journal.jsonl", "report.txt", "report.json", "markets.csv", "equity.csv", "equity.png", "clobflow.sqlite"):
         assert (tmp_path / name).exists(), name
 

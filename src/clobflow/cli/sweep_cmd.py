@@ -83,7 +83,8 @@ def sweep(
     except ExecutorUnavailable as exc:
         raise UserError(f"--executor {executor}: {exc}") from None
     n = len(tasks)
-    where = (f"{local_workers(workers, n)} worker processes" if executor == "local"
+    w = local_workers(workers, n)
+    where = (f"{w} worker process{'es' * (w != 1)}" if executor == "local"
              else f"{executor} at {executor_address or 'auto'}")
     shape = " x ".join(f"{a.key}[{len(a.values)}]" for a in axes)
     halves = f", train before {iso_utc(split_ns)} and test after" if split_ns is not None else ""

@@ -255,8 +255,8 @@ def test_resolution_reviews_the_window_with_counterfactual_labels():
     assert len(rev) == 1 and rev[0].winner == "up"
     labels = {c.label for c in rev[0].counterfactuals}
     assert labels <= {"good", "bad", "neutral"} and rev[0].counterfactuals
-    pm = w.s.pairs["0xm"]
-    assert pm.pnl == w.inv.settle("up") and pm.pnl > 0  # a complete set below 1 pays off either way
+    # the window's P&L is the portfolio's (the report's one truth): a complete set below 1 pays
+    assert w.k.portfolio.market_pnl("0xm") > 0
 
 
 def test_taker_hits_on_inconsistent_books_are_journaled_as_inconsistencies():
