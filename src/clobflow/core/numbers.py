@@ -26,6 +26,9 @@ class NumberFormatError(ValueError):
 
 
 _POW10 = (1_000_000, 100_000, 10_000, 1_000, 100, 10, 1)
+_MAX_DIGITS = 30
+"""Integer digits accepted (1e30 units is far past any price, size or amount): a longer run
+is corrupt, and ``int()`` of thousands of digits would cost time or raise ValueError."""
 
 
 def parse_micros(text: str) -> int:
@@ -35,22 +38,26 @@ def parse_micros(text: str) -> int:
         NumberFormatError: the text is not a plain decimal, or it has more than 6 fractional
             digits (which would lose precision).
     """
-    i = text.find(".")
-    if i < 0:
-        if text.isdigit():
-            return int(text) * SCALE
-    else:
-        head = text[:i]
-        frac = text[i + 1 :]
-        n = len(frac)
-        # Fast path: unsigned digits on both sides (``int`` alone would also accept "1_0", " 1").
-        if n <= SCALE_DIGITS and frac.isdigit() and (head.isdigit() or not head) and (head or frac):
-            return int(head + frac) * _POW10[n]
+    if text.isascii():  # str.isdigit() and int() also accept other scripts' digits ("١")
+        i = text.find(".")
+        if i < 0:
+            if text.isdigit() and len(text) <= _MAX_DIGITS:
+                return int(text) * SCALE
+        else:
+            head = text[:i]
+            frac = text[i + 1 :]
+            n = len(frac)
+            # Fast path: unsigned digits on both sides (``int`` alone would also accept "1_0", " 1").
+            if (n <= SCALE_DIGITS and frac.isdigit() and (head.isdigit() or not head) and (head or frac)
+                    and len(head) <= _MAX_DIGITS):
+                return int(head + frac) * _POW10[n]
     return _parse_micros_general(text)
 
 
 def _parse_micros_general(text: str) -> int:
     """Signs, trailing zeros past 6 decimals, and the error cases."""
+    if not text.isascii():
+        raise NumberFormatError(f"not a decimal number: {text[:40]!r}")
     sign = 1
     body = text
     if body[:1] in ("-", "+"):
@@ -61,11 +68,11 @@ def _parse_micros_general(text: str) -> int:
         # Trailing zeros beyond 6 dp are harmless ("0.5000000"); anything else is not exact.
         frac = frac.rstrip("0")
         if len(frac) > SCALE_DIGITS:
-            raise NumberFormatError(f"more than {SCALE_DIGITS} decimals: {text!r}")
+            raise NumberFormatError(f"more than {SCALE_DIGITS} decimals: {text[:40]!r}")
     if not (head.isdigit() or (dot and not head)) or (frac and not frac.isdigit()) or not (head or frac):
-        raise NumberFormatError(f"not a decimal number: {text!r}")
-    if not head.isascii() or not frac.isascii():
-        raise NumberFormatError(f"not a decimal number: {text!r}")
+        raise NumberFormatError(f"not a decimal number: {text[:40]!r}")
+    if len(head) > _MAX_DIGITS:
+        raise NumberFormatError(f"more than {_MAX_DIGITS} integer digits: {text[:40]!r}...")
     return sign * int((head or "0") + frac + _PAD[len(frac):])
 
 

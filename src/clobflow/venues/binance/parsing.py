@@ -60,6 +60,9 @@ class RejectReason:
     BAD_NUMBER = "bad_number"
     BAD_TIME = "bad_time"
     VENUE_ERROR = "venue_error"
+    OUT_OF_RANGE = "out_of_range"  # price or quantity above ``VALUE_MAX``
+    TOO_DEEP = "too_deep"  # JSON nested deeper than the decoder's recursion limit
+    INTERNAL_ERROR = "internal_error"  # a parser bug: the last-resort catch-all (never expected)
 
 
 class Decoded(NamedTuple):
@@ -72,6 +75,12 @@ class Decoded(NamedTuple):
 
 
 _NOTHING = Decoded([], 0, False)
+
+
+VALUE_MAX = 10**12 * 1_000_000
+"""Largest price or quantity accepted (1e12 units): a larger one is a corrupt value."""
+TIME_MAX_NS = 4_102_444_800 * 1_000_000_000
+"""2100-01-01: a later trade time is corrupt."""
 
 
 def venue_time_ns(t: int) -> int:
@@ -132,8 +141,12 @@ class SpotParser:
             self._reject(exc.reason, exc.detail)
         except NumberFormatError as exc:
             self._reject(RejectReason.BAD_NUMBER, str(exc))
-        except Exception as exc:  # never let a venue surprise escape into the feed loop
-            self._reject(RejectReason.SCHEMA, f"{type(exc).__name__}: {exc}")
+        except RecursionError:
+            self._reject(RejectReason.TOO_DEEP, "nesting beyond the decoder's recursion limit")
+        except UnicodeDecodeError as exc:  # msgspec raises it for a string that is not UTF-8
+            self._reject(RejectReason.INVALID_JSON, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a parser bug; never escapes into the feed loop
+            self._reject(RejectReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
         return _NOTHING
 
     def stats(self) -> dict:
@@ -183,7 +196,8 @@ class SpotParser:
         # serverShutdown
         self.shutdowns += 1
         e = p.event_time  # type: ignore[union-attr]
-        self.last_shutdown_ns = venue_time_ns(e) if e > 0 else ts
+        e_ns = venue_time_ns(e) if e > 0 else 0
+        self.last_shutdown_ns = e_ns if 0 < e_ns < TIME_MAX_NS else ts
         return Decoded([], 0, True)
 
     def _trade(self, symbol: str, tid: int, trade_id: str, price_s: w.Num, qty_s: w.Num,
@@ -192,7 +206,10 @@ class SpotParser:
         size = self._micros(qty_s)
         if price <= 0 or size <= 0:
             raise _Reject(RejectReason.BAD_NUMBER, f"non-positive price or qty: {price_s!r} {qty_s!r}")
-        if t_ms <= 0:
+        if price > VALUE_MAX or size > VALUE_MAX:
+            raise _Reject(RejectReason.OUT_OF_RANGE, f"price or qty above 1e12: {price_s!r} {qty_s!r}")
+        t_ns = venue_time_ns(t_ms)
+        if not 0 < t_ns < TIME_MAX_NS:
             raise _Reject(RejectReason.BAD_TIME, f"trade time {t_ms!r}")
         symbol = symbol.upper()
         self.trades += 1
@@ -204,7 +221,7 @@ class SpotParser:
                 return Decoded([], 1, False)
             self._last_id[key] = tid
         self.rows += 1
-        row = SpotPriceRow(ts, venue_time_ns(t_ms), self.venue, symbol, price, size, trade_id,
+        row = SpotPriceRow(ts, t_ns, self.venue, symbol, price, size, trade_id,
                            buyer_is_maker)
         return Decoded([row], 1, False)
 

@@ -22,7 +22,6 @@ a pure function, prices repeat constantly, and the lookup is several times cheap
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 
 import msgspec
@@ -39,8 +38,20 @@ from clobflow.core.events import (
     TickSizeChange,
     Trade,
 )
-from clobflow.core.numbers import MicrosMemo, NumberFormatError
+from clobflow.core.numbers import ONE, MicrosMemo, NumberFormatError
 from clobflow.venues.polymarket import schemas as w
+from clobflow.venues.polymarket.values import (
+    FEE_BPS_MAX,
+    SIZE_MAX,
+    BadTimestamp,
+    derive_trade_id,
+    epoch_to_ns,
+    level_price_ok,
+    tick_ok,
+    top_ok,
+)
+
+__all__ = ["MarketParser", "RejectReason", "derive_trade_id", "epoch_to_ns"]
 
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL, "buy": Side.BUY, "sell": Side.SELL}
 _EMPTY_BID = frozenset({"", "0"})
@@ -50,6 +61,7 @@ _EMPTY_ASK = frozenset({"", "0", "1"})
 # Prices repeat (a few hundred ticks), sizes mostly do not: a large memo fills with sizes seen
 # once (~110 bytes each; 200k entries were the "memory growth" of issue 10). Small and cleared.
 _CACHE_LIMIT = 8_192
+_TS_MAX_MS = "4102444800000"  # 2100-01-01 in epoch ms (values.TS_MAX_NS), compared as text
 
 
 class RejectReason:
@@ -62,40 +74,59 @@ class RejectReason:
     BAD_NUMBER = "bad_number"
     BAD_SIDE = "bad_side"
     NOT_AN_OBJECT = "not_an_object"
+    OUT_OF_RANGE = "out_of_range"  # a number outside its field's range (values.py)
+    BAD_TIME = "bad_time"  # a timestamp that is not finite or outside [1970, 2100)
+    TOO_DEEP = "too_deep"  # JSON nested deeper than the decoder's recursion limit
+    INTERNAL_ERROR = "internal_error"  # a parser bug: the last-resort catch-all (never expected)
 
 
-def epoch_to_ns(value: object) -> int:
-    """Epoch milliseconds (or seconds, recognised by magnitude) as a string or number -> ns.
-
-    Returns 0 for an empty or missing value.
-    """
-    if value is None or value == "":
-        return 0
-    if isinstance(value, str):
-        if "." in value:
-            v = float(value)
-            return int(v * 1e9) if v < 1e11 else int(v * 1e6)
-        v = int(value)
-    else:
-        v = int(value)  # type: ignore[call-overload]
-    if v < 100_000_000_000:  # before year 5138 in seconds, before 1973 in ms: it is seconds
-        return v * 1_000_000_000
-    return v * 1_000_000
-
-
-def derive_trade_id(
-    asset_id: str, side: str, price: str, size: str, timestamp: str, tx_hash: str = ""
-) -> str:
-    """Polymarket's public trade prints have no id: derive a stable one from their fields
-    (NT does the same; the transaction hash, when present, separates equal prints)."""
-    key = f"{asset_id}|{side}|{price}|{size}|{timestamp}|{tx_hash}"
-    h = hashlib.sha1(key.encode()).hexdigest()
-    return h[:24]
+def split_top_level_array(frame: bytes | str) -> list[bytes | str] | None:
+    """The elements of a JSON array as raw slices, found by counting brackets outside strings
+    (no recursion, so any depth works). ``None`` when the brackets do not balance. Slow (a Python
+    loop per byte): only for frames the recursive decoder refused."""
+    text = frame.decode("utf-8", "surrogateescape") if type(frame) is bytes else frame
+    items: list[bytes | str] = []
+    depth = 0
+    in_str = esc = False
+    start = -1  # where the current depth-1 element began
+    for i, ch in enumerate(text):
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+            if depth == 1 and start < 0:
+                start = i
+        elif ch == "[" or ch == "{":
+            if depth == 1 and start < 0:
+                start = i
+            depth += 1
+        elif ch == "]" or ch == "}":
+            depth -= 1
+            if depth == 0:
+                if start >= 0:
+                    items.append(text[start:i].rstrip())
+                break
+        elif depth == 1:
+            if ch == ",":
+                if start >= 0:
+                    items.append(text[start:i].rstrip())
+                    start = -1
+            elif start < 0 and ch not in " \t\r\n":
+                start = i
+    if depth != 0:
+        return None
+    return [x.encode("utf-8", "surrogateescape") for x in items] if type(frame) is bytes else items
 
 
 class _Reject(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, detail: str = "") -> None:
         self.reason = reason
+        self.detail = detail
 
 
 class MarketParser:
@@ -132,67 +163,140 @@ class MarketParser:
     # -- numbers ---------------------------------------------------------------------------
 
     def _opt_bid(self, s: object) -> int | None:
+        """A venue best bid: ``None`` for "no bid" (empty or 0); else strictly inside (0, 1)."""
         if s is None or (type(s) is str and s in _EMPTY_BID):
             return None
-        return self._micros(s)
+        v = self._micros(s)
+        if v == 0:
+            return None
+        if not 0 < v < ONE:
+            raise _Reject(RejectReason.OUT_OF_RANGE, f"best_bid {s!r}")
+        return v
 
     def _opt_ask(self, s: object) -> int | None:
+        """A venue best ask: ``None`` for "no ask" (empty, 0 or 1); else strictly inside (0, 1)."""
         if s is None or (type(s) is str and s in _EMPTY_ASK):
             return None
-        return self._micros(s)
+        v = self._micros(s)
+        if v == 0 or v == ONE:
+            return None
+        if not 0 < v < ONE:
+            raise _Reject(RejectReason.OUT_OF_RANGE, f"best_ask {s!r}")
+        return v
+
+    def _price(self, s: object, what: str) -> int:
+        v = self._micros(s)
+        if not level_price_ok(v):
+            raise _Reject(RejectReason.OUT_OF_RANGE, f"{what} {s!r} outside (0, 1)")
+        return v
+
+    def _size(self, s: object, what: str) -> int:
+        v = self._micros(s)
+        if not 0 <= v < SIZE_MAX:
+            raise _Reject(RejectReason.OUT_OF_RANGE, f"{what} {s!r} outside [0, 1e12)")
+        return v
+
+    def _tick(self, s: object, what: str) -> int:
+        v = self._micros(s)
+        if not tick_ok(v):
+            raise _Reject(RejectReason.OUT_OF_RANGE, f"{what} {s!r} outside (0, 1)")
+        return v
+
+    def _old_tick(self, s: object) -> int:
+        """``old_tick_size``: 0 when the venue does not say, else a tick size."""
+        v = self._micros(s)
+        return v if v == 0 else self._tick(s, "old_tick_size")
+
+    def _last_price(self, s: object) -> int:
+        """A snapshot's ``last_trade_price``: in [0, 1] (0 when the token never traded)."""
+        v = self._micros(s)
+        if not 0 <= v <= ONE:
+            raise _Reject(RejectReason.OUT_OF_RANGE, f"last_trade_price {s!r}")
+        return v
+
+    def _fee_bps(self, s: object) -> int | None:
+        """``fee_rate_bps``: whole basis points in [0, 10000] (a fraction is truncated, as the
+        venue's own integer field would be)."""
+        if s is None or s == "":
+            return None
+        v = self._micros(s)
+        if not 0 <= v <= FEE_BPS_MAX * 1_000_000:
+            raise _Reject(RejectReason.OUT_OF_RANGE, f"fee_rate_bps {s!r}")
+        return v // 1_000_000
 
     # -- entry point -----------------------------------------------------------------------
 
     def parse(self, frame: bytes | str, ts_recv_ns: int) -> list:
-        """Decode one frame into events (possibly none). Never raises."""
+        """Decode one frame into events (possibly none). Never raises.
+
+        Every failure has its own reason; ``internal_error`` is the last resort for a parser
+        bug (an exception nobody anticipated), counted so it shows up in metrics.
+        """
         self.frames += 1
-        if not frame:
-            self._reject(RejectReason.EMPTY, "empty frame")
-            return []
-        first = frame[0]
-        if first not in (123, 91, "{", "["):  # '{' or '[' as bytes or str
-            stripped = frame.lstrip()
-            if not stripped or stripped[0] not in (123, 91, "{", "["):
-                self.text += 1
-                return []
-            frame = stripped
-        decoded = None
-        if first == 123 or first == "{":
-            # Find the tag without decoding: '"event_type":"' cannot occur unescaped inside a
-            # JSON string, so the last occurrence is a key of this object or a nested one; a
-            # wrong guess only costs a retry with the union decoder below.
-            if type(frame) is bytes:
-                i = frame.rfind(b'"event_type":"')
-                if i >= 0:
-                    j = frame.find(b'"', i + 14)
-                    dec = self._typed.get(frame[i + 14 : j].decode("ascii", "replace"))
-                else:
-                    dec = None
-            else:
-                i = frame.rfind('"event_type":"')
-                dec = self._typed.get(frame[i + 14 : frame.find('"', i + 14)]) if i >= 0 else None
-            if dec is not None:
-                try:
-                    decoded = dec.decode(frame)
-                except msgspec.DecodeError:
-                    decoded = None
-        if decoded is None:
-            try:
-                decoded = self._decoder.decode(frame)
-            except msgspec.DecodeError:
-                return self._parse_slowly(frame, ts_recv_ns)
-        out: list = []
         try:
-            if type(decoded) is list:
-                for item in decoded:
-                    self._convert(item, ts_recv_ns, out)
-            else:
-                self._convert(decoded, ts_recv_ns, out)
-        except (_Reject, NumberFormatError, ValueError, KeyError):
-            # Redo event by event so one bad event does not lose the rest of an array.
-            return self._parse_slowly(frame, ts_recv_ns)
-        self.events += len(out)
-        return out
+            if not frame:
+                self._reject(RejectReason.EMPTY, "empty frame")
+                return []
+            first = frame[0]
+            if first not in (123, 91, "{", "["):  # '{' or '[' as bytes or str
+                stripped = frame.lstrip()
+                if not stripped or stripped[0] not in (123, 91, "{", "["):
+                    return self._text(frame)
+                frame = stripped
+            decoded = None
+            if first == 123 or first == "{":
+                # Find the tag without decoding: '"event_type":"' cannot occur unescaped inside a
+                # JSON string, so the last occurrence is a key of this object or a nested one; a
+                # wrong guess only costs a retry with the union decoder below.
+                if type(frame) is bytes:
+                    i = frame.rfind(b'"event_type":"')
+                    if i >= 0:
+                        j = frame.find(b'"', i + 14)
+                        dec = self._typed.get(frame[i + 14 : j].decode("ascii", "replace"))
+                    else:
+                        dec = None
+                else:
+                    i = frame.rfind('"event_type":"')
+                    dec = self._typed.get(frame[i + 14 : frame.find('"', i + 14)]) if i >= 0 else None
+                if dec is not None:
+                    try:
+                        decoded = dec.decode(frame)
+                    except (msgspec.DecodeError, UnicodeDecodeError):
+                        decoded = None
+            if decoded is None:
+                try:
+                    decoded = self._decoder.decode(frame)
+                except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+                    return self._parse_slowly(frame, ts_recv_ns)
+            out: list = []
+            try:
+                if type(decoded) is list:
+                    for item in decoded:
+                        self._convert(item, ts_recv_ns, out)
+                else:
+                    self._convert(decoded, ts_recv_ns, out)
+            except (_Reject, ValueError):
+                # Redo event by event so one bad event does not lose the rest of an array.
+                return self._parse_slowly(frame, ts_recv_ns)
+            self.events += len(out)
+            return out
+        except RecursionError:
+            self._reject(RejectReason.TOO_DEEP, "nesting beyond the decoder's recursion limit")
+        except Exception as exc:  # noqa: BLE001 - the contract is "never raises"
+            self._reject(RejectReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        return []
+
+    def _text(self, frame: bytes | str) -> list:
+        """A frame that is not JSON: plain text (``PONG``, ``NO NEW ASSETS``) is counted in
+        ``text``; bytes that are not UTF-8 text are rejected as ``invalid_json``."""
+        if type(frame) is bytes:
+            try:
+                frame.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self._reject(RejectReason.INVALID_JSON, f"not UTF-8: {exc}")
+                return []
+        self.text += 1
+        return []
 
     def _parse_slowly(self, frame: bytes | str, ts_recv_ns: int) -> list:
         """Per-event decoding after the fast path failed: keep the good events, count the bad."""
@@ -202,9 +306,17 @@ class MarketParser:
                 items = self._raw_list_decoder.decode(frame)
             else:
                 items = [self._raw_decoder.decode(frame)]
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             self._reject(RejectReason.INVALID_JSON, str(exc))
             return []
+        except RecursionError:
+            if not is_array:
+                raise
+            # One event nested too deep must not lose its neighbours: split without recursing.
+            items = split_top_level_array(frame)
+            if items is None:
+                self._reject(RejectReason.INVALID_JSON, "unbalanced array")
+                return []
         out: list = []
         for item in items:
             try:
@@ -212,16 +324,22 @@ class MarketParser:
             except msgspec.ValidationError as exc:
                 self._reject(self._classify(item), str(exc))
                 continue
-            except msgspec.DecodeError as exc:
-                self._reject(RejectReason.INVALID_JSON, str(exc))
+            except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec raises the latter
+                self._reject(RejectReason.INVALID_JSON, str(exc))  # for a string that is not UTF-8
+                continue
+            except RecursionError:
+                self._reject(RejectReason.TOO_DEEP, "event nested beyond the recursion limit")
                 continue
             mark = len(out)
             try:
                 self._convert(ev, ts_recv_ns, out)
             except _Reject as exc:
                 del out[mark:]
-                self._reject(exc.reason, type(ev).__name__)
-            except (NumberFormatError, ValueError, KeyError) as exc:
+                self._reject(exc.reason, f"{type(ev).__name__}: {exc.detail}")
+            except BadTimestamp as exc:
+                del out[mark:]
+                self._reject(RejectReason.BAD_TIME, str(exc))
+            except ValueError as exc:  # NumberFormatError and int() of a huge digit string
                 del out[mark:]
                 self._reject(RejectReason.BAD_NUMBER, str(exc))
         self.events += len(out)
@@ -232,8 +350,10 @@ class MarketParser:
             any_ = self._any_decoder.decode(item)
         except msgspec.ValidationError:
             return RejectReason.NOT_AN_OBJECT
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             return RejectReason.INVALID_JSON
+        except RecursionError:
+            return RejectReason.TOO_DEEP
         if any_.event_type is None or any_.event_type not in w.KNOWN_EVENT_TYPES:
             return RejectReason.UNKNOWN_EVENT
         return RejectReason.SCHEMA
@@ -257,8 +377,8 @@ class MarketParser:
                 TickSizeChange(
                     market=self._q(ev.market),  # type: ignore[attr-defined]
                     asset_id=self._q(ev.asset_id),  # type: ignore[attr-defined]
-                    old_tick_size=self._micros(ev.old_tick_size),  # type: ignore[attr-defined]
-                    new_tick_size=self._micros(ev.new_tick_size),  # type: ignore[attr-defined]
+                    old_tick_size=self._old_tick(ev.old_tick_size),  # type: ignore[attr-defined]
+                    new_tick_size=self._tick(ev.new_tick_size, "new_tick_size"),  # type: ignore[attr-defined]
                     ts_venue_ns=epoch_to_ns(ev.timestamp),  # type: ignore[attr-defined]
                     ts_recv_ns=ts,
                 )
@@ -316,8 +436,11 @@ class MarketParser:
                     bb = self._opt_bid(x)
                 x = c.best_ask
                 ba = num.get(x) if type(x) is str else None
-                if ba is None or ba == 0 or ba == 1_000_000:
+                if ba is None or ba == 0 or ba == ONE:
                     ba = self._opt_ask(x)
+                if (not 0 < price < ONE or not 0 <= size < SIZE_MAX or (bb is not None and not 0 < bb < ONE)
+                        or (ba is not None and not 0 < ba < ONE)):
+                    raise _Reject(RejectReason.OUT_OF_RANGE, f"price_changes entry {c!r}")
                 x = c.asset_id
                 changes.append(LevelChange(qt.get(x) or q(x), side, price, size, bb, ba, c.hash))
         elif ev.asset_id is not None and ev.changes is not None:
@@ -325,33 +448,31 @@ class MarketParser:
                 side = _SIDES.get(c.side)
                 if side is None:
                     raise _Reject(RejectReason.BAD_SIDE)
-                changes.append(
-                    LevelChange(q(ev.asset_id), side, micros(c.price), micros(c.size), None, None, ev.hash)
-                )
+                price, size = self._price(c.price, "price"), self._size(c.size, "size")
+                changes.append(LevelChange(q(ev.asset_id), side, price, size, None, None, ev.hash))
         elif ev.asset_id is not None and ev.price is not None and ev.size is not None:
             side = _SIDES.get(ev.side or "")
             if side is None:
                 raise _Reject(RejectReason.BAD_SIDE)
-            changes.append(
-                LevelChange(q(ev.asset_id), side, micros(ev.price), micros(ev.size), None, None, ev.hash)
-            )
+            price, size = self._price(ev.price, "price"), self._size(ev.size, "size")
+            changes.append(LevelChange(q(ev.asset_id), side, price, size, None, None, ev.hash))
         else:
             raise _Reject(RejectReason.SCHEMA)
         t = ev.timestamp
-        if type(t) is str and len(t) == 13 and t.isdigit():
-            tv = int(t) * 1_000_000  # the usual case: epoch milliseconds
+        if type(t) is str and len(t) == 13 and t.isdigit() and t.isascii() and t < _TS_MAX_MS:
+            tv = int(t) * 1_000_000  # the usual case: epoch milliseconds, before 2100
         else:
             tv = epoch_to_ns(t)
         x = ev.market
         return PriceChange(qt.get(x) or q(x), tuple(changes), tv, ts)
 
     def _book(self, ev: w.WBook, ts: int) -> BookSnapshot:
-        micros = self._micros
+        price, size = self._price, self._size
         bids = ev.bids if ev.bids is not None else (ev.buys or [])
         asks = ev.asks if ev.asks is not None else (ev.sells or [])
         # Wire order is bids ascending / asks descending, but never rely on it: sort.
-        b = sorted(((micros(lv.price), micros(lv.size)) for lv in bids), reverse=True)
-        a = sorted((micros(lv.price), micros(lv.size)) for lv in asks)
+        b = sorted(((price(lv.price, "bid"), size(lv.size, "bid size")) for lv in bids), reverse=True)
+        a = sorted((price(lv.price, "ask"), size(lv.size, "ask size")) for lv in asks)
         return BookSnapshot(
             market=self._q(ev.market),
             asset_id=self._q(ev.asset_id),
@@ -360,32 +481,34 @@ class MarketParser:
             hash=ev.hash,
             ts_venue_ns=epoch_to_ns(ev.timestamp),
             ts_recv_ns=ts,
-            tick_size=None if ev.tick_size in (None, "") else micros(ev.tick_size),
-            min_order_size=None if ev.min_order_size in (None, "") else micros(ev.min_order_size),
+            tick_size=None if ev.tick_size in (None, "") else self._tick(ev.tick_size, "tick_size"),
+            min_order_size=None
+            if ev.min_order_size in (None, "")
+            else size(ev.min_order_size, "min_order_size"),
             last_trade_price=None
             if ev.last_trade_price in (None, "")
-            else micros(ev.last_trade_price),
+            else self._last_price(ev.last_trade_price),
         )
 
     def _trade(self, ev: w.WLastTrade, ts: int) -> Trade:
         side = _SIDES.get(ev.side)
         if side is None:
             raise _Reject(RejectReason.BAD_SIDE)
-        fee = None
-        if ev.fee_rate_bps not in (None, ""):
-            fee = int(float(ev.fee_rate_bps)) if not isinstance(ev.fee_rate_bps, int) else ev.fee_rate_bps
+        size = self._size(ev.size, "trade size")
+        if size == 0:
+            raise _Reject(RejectReason.OUT_OF_RANGE, "a trade of size 0")
         return Trade(
             market=self._q(ev.market),
             asset_id=self._q(ev.asset_id),
-            price=self._micros(ev.price),
-            size=self._micros(ev.size),
+            price=self._price(ev.price, "trade price"),
+            size=size,
             side=side,
             trade_id=derive_trade_id(
                 ev.asset_id, ev.side, str(ev.price), str(ev.size), str(ev.timestamp), ev.transaction_hash
             ),
             ts_venue_ns=epoch_to_ns(ev.timestamp),
             ts_recv_ns=ts,
-            fee_rate_bps=fee,
+            fee_rate_bps=self._fee_bps(ev.fee_rate_bps),
             transaction_hash=ev.transaction_hash,
         )
 
@@ -402,7 +525,7 @@ class MarketParser:
             ts_recv_ns=ts,
             tick_size=None
             if ev.order_price_min_tick_size in (None, "")
-            else self._micros(ev.order_price_min_tick_size),
+            else self._tick(ev.order_price_min_tick_size, "order_price_min_tick_size"),
             active=ev.active,
             tags=tuple(ev.tags or ()),
         )
