@@ -1,0 +1,1 @@
+"""Reliability tooling shared by the test suite and the benches (no venue imports)."""
