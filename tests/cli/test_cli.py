@@ -131,7 +131,7 @@ def test_unreachable_endpoints_give_one_clear_line():
 @pytest.mark.parametrize(
     "args,needle",
     [
-        (["watch", "--max-assets-per-conn", "501"], "max_assets_per_conn"),
+        (["watch", "--max-assets-per-conn", "501"], "--max-assets-per-conn"),
         (["watch", "--interval", "7m"], "updown_intervals"),
         (["watch", "--duration", "0"], "--duration"),
         (["demo", "--dataset", "nope"], "nope"),

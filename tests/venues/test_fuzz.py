@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,15 +36,6 @@ def _clean(t: fz.Tally) -> None:
     assert not t.violations, (dict(t.violations), {k: v[:300] for k, v in t.examples.items()})
 
 
-@settings(CI, max_examples=60)
-@given(_SEEDS)
-def test_polymarket_mutated_captures(rng):
-    t = fz.Tally()
-    fz.run_pm_frames(rng, 200, t)
-    _clean(t)
-    assert t.inputs == 200
-
-
 @settings(CI, max_examples=25)
 @given(_SEEDS)
 def test_polymarket_streams_keep_trusted_books_sound(rng):
@@ -53,20 +45,20 @@ def test_polymarket_streams_keep_trusted_books_sound(rng):
     assert t.trusted_checks > 0  # the books were trusted at times: the check had teeth
 
 
-@settings(CI, max_examples=60)
-@given(_SEEDS)
-def test_binance_mutated_captures(rng):
-    t = fz.Tally()
-    fz.run_binance(rng, 200, t)
-    _clean(t)
+@pytest.mark.parametrize("run,n,examples", [(fz.run_pm_frames, 200, 60), (fz.run_binance, 200, 60),
+                                            (fz.run_replay_files, 2, 25)],
+                         ids=["polymarket_frames", "binance_frames", "replay_files"])
+def test_mutated_captures(run, n, examples):
+    """Single hostile frames (Polymarket, Binance) and hostile recordings (replay reader)."""
 
+    @settings(CI, max_examples=examples)
+    @given(_SEEDS)
+    def check(rng):
+        t = fz.Tally()
+        run(rng, n, t)
+        _clean(t)
 
-@settings(CI, max_examples=25)
-@given(_SEEDS)
-def test_books_replay_reader_on_mutated_files(rng):
-    t = fz.Tally()
-    fz.run_replay_files(rng, 2, t)
-    _clean(t)
+    check()
 
 
 @settings(CI, max_examples=400)

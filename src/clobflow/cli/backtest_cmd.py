@@ -13,7 +13,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from clobflow.cli.errors import UserError
+from sqlalchemy.exc import ArgumentError
+
+from clobflow.cli.errors import UserError, out_dir
 from clobflow.cli.format import console as cli_console
 from clobflow.core.errors import ConfigError
 from clobflow.engine.backtest import run_backtest
@@ -21,6 +23,7 @@ from clobflow.engine.config import STRATEGY_KINDS, load_config
 from clobflow.replay.report import report_run
 from clobflow.replay.selection import parse_time_ns, select_frames
 from clobflow.sim.datasets import Dataset, load_dataset
+from clobflow.store.engine import normalize_url
 
 
 def backtest(
@@ -46,6 +49,12 @@ def backtest(
         cfg = load_config(config)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    if store_url is not None:
+        try:
+            normalize_url(store_url)
+        except (ValueError, ArgumentError) as exc:
+            raise UserError(f"--store-url: {exc}") from None
+    out_dir(out)
     try:
         ds = load_dataset(data)
     except (KeyError, FileNotFoundError, ValueError) as exc:

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from clobflow.cli.errors import UserError
+from clobflow.cli.errors import UserError, out_dir, positive
 from clobflow.cli.watch_cmd import make_console, run_watch
 from clobflow.core.errors import ConfigError
 from clobflow.engine.config import load_config
@@ -65,8 +65,9 @@ def demo(
     json_out: Annotated[bool, typer.Option("--json", help="With --watch: one JSON object per book update.")] = False,
 ) -> None:
     """Run the local venue simulator on bundled real data and paper-trade the imbalance strategy on it."""
-    if duration <= 0 or speed <= 0:
-        raise UserError("--duration and --speed must be > 0")
+    positive("--duration", duration)
+    positive("--speed", speed)
+    out_dir(out)
     console = make_console(json_out)
     try:
         asyncio.run(run_demo(dataset, speed, duration, json_out, watch, config, out, console))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from clobflow.cli.errors import UserError, run_cli
+from clobflow.cli.errors import UserError, out_dir, run_cli
 
 if TYPE_CHECKING:
     from clobflow.venues.polymarket.history import ImportClients, ImportState, JobResult, ProgressEvent
@@ -138,7 +138,7 @@ def _run(c: Common, job: Job) -> None:
         raise UserError(f"--max-rps must be > 0, got {c.max_rps}")
     if c.retries < 1:
         raise UserError(f"--retries must be >= 1, got {c.retries}")
-    out = c.out
+    out = out_dir(c.out)
     state_file = c.state or out / "import-state.json"
 
     async def go(state: ImportState, bar: _Bar, sink: TableSink | None) -> JobResult:
@@ -147,7 +147,6 @@ def _run(c: Common, job: Job) -> None:
             return await job(state, api, bar, sink)
 
     try:
-        out.mkdir(parents=True, exist_ok=True)
         with ImportState.open(state_file) as state:
             sink = _open_sink(c.db)
             try:
@@ -298,6 +297,10 @@ def trades(
 
     if api not in ("v2", "v1", "auto"):
         raise UserError(f"--api must be v2, v1 or auto, got {api!r}")
+    if side is not None and side.upper() not in ("BUY", "SELL"):
+        raise UserError(f"--side must be BUY or SELL, got {side!r}")
+    if page_size < 1 or v1_max_offset < 0:
+        raise UserError("--page-size must be >= 1 and --v1-max-offset >= 0")
     if not market and not user:
         raise UserError("give --market (condition id, repeatable) and/or --user (proxy wallet)")
     q = TradeQuery(
@@ -324,12 +327,14 @@ def bundled(
     unknown = [n for n in names if n not in CONVERTERS]
     if unknown:
         raise UserError(f"unknown bundled dataset {unknown[0]!r}: one of {', '.join(CONVERTERS)}")
+    if db.exists() and not db.is_dir():
+        raise UserError(f"--db {db} exists and is not a folder")
     path = db / "tables.duckdb"
     if path.exists():
         if not overwrite:
             raise UserError(f"{path} exists: loading again would duplicate rows (use --overwrite to start it fresh)")
         path.unlink()
-    db.mkdir(parents=True, exist_ok=True)
+    out_dir(db, "--db")
     sink = DuckDBSink(db)
     try:
         for name in names:

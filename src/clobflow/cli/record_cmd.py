@@ -15,6 +15,7 @@ endpoints print one line (exit 2).
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +23,7 @@ from typing import Annotated
 import typer
 
 from clobflow.book.trust import TrustPolicy
-from clobflow.cli.errors import UserError
+from clobflow.cli.errors import DISCOVERY_OPTIONS, UserError, as_option_error, one_line, out_dir, positive
 from clobflow.core.clock import s_to_ns
 from clobflow.core.errors import ConfigError
 from clobflow.engine.market_feed import FeedStartError
@@ -37,6 +38,8 @@ from clobflow.venues.polymarket.discovery import DiscoveryFilter
 from clobflow.venues.polymarket.feed import POLYMARKET_CLOB_URL, POLYMARKET_GAMMA_URL, POLYMARKET_WS_URL, FeedConfig
 from clobflow.venues.polymarket.protocol import MarketStreamConfig
 
+
+_SYMBOL = re.compile(r"[a-z0-9]{2,20}")  # Binance stream names are lower-case letters and digits
 
 def _log(line: str) -> None:
     print(line, flush=True)
@@ -84,8 +87,18 @@ def record(
             raise UserError(f"{name} must be >= 0, got {value}")
     if duration is not None and duration <= 0:
         raise UserError("--duration must be > 0 seconds")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder")
+    positive("--limit", limit)
+    positive("--max-hours-to-close", max_hours_to_close)
+    positive("--min-minutes-to-close", min_minutes_to_close, zero_ok=True)
+    symbols = tuple(x.lower() for x in _split(binance))
+    for sym in symbols:
+        if not _SYMBOL.fullmatch(sym):
+            raise UserError(f"--binance {sym!r} is not a Binance symbol (letters and digits, e.g. btcusdt)")
+    if redis is not None and not redis.startswith(("redis://", "rediss://", "unix://")):
+        raise UserError(f"--redis {one_line(redis)!r}: use redis://host:port/db, rediss:// or unix://")
+    if clickhouse is not None and not clickhouse.startswith(("clickhouse://", "http://", "https://", "chdb://")):
+        raise UserError(f"--clickhouse {one_line(clickhouse)!r}: use clickhouse://, http(s):// or chdb://PATH")
+    out_dir(out)
     explicit = bool(slug or token or tag)
     try:
         flt = DiscoveryFilter(
@@ -96,7 +109,7 @@ def record(
         )
         stream = MarketStreamConfig(max_assets_per_conn=max_assets_per_conn)
     except ConfigError as exc:
-        raise UserError(str(exc)) from None
+        raise as_option_error(exc, DISCOVERY_OPTIONS) from None
     feed = FeedConfig(
         ws_url=ws_url, gamma_url=gamma_url, clob_url=clob_url, discovery=flt, stream=stream,
         # The recorder's books only drive resnapshots; a quiet book is not an error here.
@@ -105,11 +118,7 @@ def record(
     config = RecordConfig(out=out, feed=feed, snapshot_interval_s=snapshot_interval,
                           health_interval_s=health_interval, rotate_mb=rotate_mb, tables=tables,
                           clickhouse_url=clickhouse, redis_url=redis,
-                          binance_symbols=tuple(x.lower() for x in _split(binance)), binance_url=binance_url)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create --out {out}: {exc.strerror}") from None
+                          binance_symbols=symbols, binance_url=binance_url)
     try:
         asyncio.run(run_record(config, duration_s=duration, log=_log))
     except (FeedStartError, RecordStartError) as exc:

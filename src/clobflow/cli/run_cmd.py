@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from clobflow.cli.errors import UserError
+from clobflow.cli.errors import UserError, out_dir, positive
 from clobflow.core.errors import ConfigError
 from clobflow.engine.config import load_config
 from clobflow.engine.live import run_live
@@ -29,10 +29,15 @@ def run(
     """Trade in paper or shadow mode until Ctrl-C / SIGTERM (or --duration)."""
     if mode not in ("paper", "shadow"):
         raise UserError(f"--mode must be paper or shadow, got {mode!r} (live trading is not available yet)")
+    positive("--duration", duration)
     try:
         cfg = load_config(config)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    for option, url in (("--ws-url", ws_url), ("--gamma-url", gamma_url), ("--clob-url", clob_url)):
+        if url is not None and "://" not in url:
+            raise UserError(f"{option} {url!r} is not a URL (ws://, wss://, http:// or https://)")
+    out_dir(out)
     console = cli_console()
     try:
         res = asyncio.run(run_live(cfg, mode, out, ws_url=ws_url, gamma_url=gamma_url, clob_url=clob_url,

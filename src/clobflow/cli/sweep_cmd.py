@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from clobflow.cli.errors import UserError
+from clobflow.cli.errors import UserError, out_dir
 from clobflow.cli.format import console as cli_console
 from clobflow.core import display as D
 from clobflow.core.numbers import micros_from_number
@@ -72,6 +72,7 @@ def sweep(
     except GridError as exc:
         raise UserError(f"--grid: {exc}") from None
     spec = _spec(data, start, end, market, limit_markets)
+    out_dir(out)
     ds = _check_data(console, spec) if executor == "local" or split is not None else None
     split_ns = _split_ns(ds, split, train_until)
     try:

@@ -46,9 +46,9 @@ def venue(
     try:
         ds = load_dataset(dataset)
     except (KeyError, FileNotFoundError) as exc:
-        raise UserError(str(exc).strip("'\"")) from None
-    except ValueError as exc:  # a file that is not a raw-frame recording
-        raise UserError(f"cannot read dataset {dataset!r}: {exc}") from None
+        raise UserError(f"--dataset {dataset!r}: {str(exc).strip(chr(39) + chr(34))}") from None
+    except ValueError as exc:  # a file that is not a raw-frame recording (msgspec errors included)
+        raise UserError(f"--dataset {dataset!r}: cannot read it ({exc})") from None
     asyncio.run(_serve(ds, host, port, speed, loop, duration, wait_for_client))
 
 

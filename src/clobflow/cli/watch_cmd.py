@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from clobflow.cli.errors import UserError
+from clobflow.cli.errors import DISCOVERY_OPTIONS, UserError, as_option_error, positive
 from clobflow.book.trust import Trust
 from clobflow.cli.format import px, qty
 from clobflow.core.clock import s_to_ns
@@ -268,6 +268,10 @@ def watch(
         raise UserError("--duration must be > 0 seconds")
     if refresh_interval <= 0:
         raise UserError("--refresh-interval must be > 0 seconds")
+    positive("--stale-after", stale_after)
+    positive("--limit", limit)
+    positive("--max-hours-to-close", max_hours_to_close)
+    positive("--min-minutes-to-close", min_minutes_to_close, zero_ok=True)
     try:
         flt = DiscoveryFilter(
             slugs=_split(slug), token_ids=_split(token), tags=_split(tag),
@@ -277,7 +281,7 @@ def watch(
         )
         stream = MarketStreamConfig(max_assets_per_conn=max_assets_per_conn)
     except ConfigError as exc:
-        raise UserError(str(exc)) from None
+        raise as_option_error(exc, DISCOVERY_OPTIONS) from None
     config = FeedConfig(
         ws_url=ws_url, gamma_url=gamma_url, clob_url=clob_url, discovery=flt, stream=stream,
         trust=TrustPolicy(stale_after_ns=s_to_ns(stale_after)), refresh_interval_s=refresh_interval,

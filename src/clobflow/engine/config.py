@@ -25,9 +25,11 @@ from typing import Any, Literal
 
 import msgspec
 import yaml
+from sqlalchemy.exc import ArgumentError
 
 from clobflow.core.configs import convert_section, is_finite_number, key_of
 from clobflow.core.errors import ConfigError
+from clobflow.store.engine import normalize_url
 from clobflow.risk.config import RiskConfig
 from clobflow.strategies.complete_set.config import CompleteSetConfig
 from clobflow.strategies.imbalance import ImbalanceConfig
@@ -51,6 +53,11 @@ class EngineSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ConfigError("starting_cash_usd", "must be > 0")
         if self.timer_interval_s <= 0:
             raise ConfigError("timer_interval_s", "must be > 0")
+        if self.store_url is not None:
+            try:
+                normalize_url(self.store_url)  # the scheme and driver only; connecting comes later
+            except (ValueError, ArgumentError) as exc:
+                raise ConfigError("store_url", str(exc)) from None  # names the scheme, never the password
 
 
 class SimSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -91,6 +98,13 @@ class FeedSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if not self.venue:
             raise ConfigError("venue", "must name a venue adapter (e.g. polymarket)")
+        if not 1 <= self.max_assets_per_conn <= 500:
+            raise ConfigError("max_assets_per_conn", f"{self.max_assets_per_conn} is outside 1..500 "
+                              "(Polymarket allows at most 500 assets per connection)")
+        if self.stall_after_s < 0:
+            raise ConfigError("stall_after_s", "must be >= 0 (0 disables the stall watchdog)")
+        if self.stale_after_s <= 0:
+            raise ConfigError("stale_after_s", "must be > 0")
         if not (is_finite_number(self.subscription_refresh_interval_s) and self.subscription_refresh_interval_s > 0):
             raise ConfigError("subscription_refresh_interval_s", "must be > 0")
         if not (is_finite_number(self.reconnect_min_delay_s) and is_finite_number(self.reconnect_max_delay_s)
@@ -152,6 +166,9 @@ def parse_config(data: Any, source: str = "config") -> AppConfig:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, "the top level must be a mapping of sections")
+    _check_numbers(data, "")
+    if "strategies" in data and data["strategies"] in ([], None):
+        raise ConfigError("strategies", "at least one strategy section is needed")
     data = _with_kinds(data)
     try:
         cfg = msgspec.convert(data, AppConfig)
@@ -165,9 +182,33 @@ def parse_config(data: Any, source: str = "config") -> AppConfig:
         if s.live and not cfg.engine.live_opt_in:
             raise ConfigError(f"strategies[{i}].live", "live trading needs engine.live_opt_in: true")
     names = [s.name for s in cfg.strategies]
+    for i, n in enumerate(names):
+        if not n.strip():
+            raise ConfigError(f"strategies[{i}].name", "must not be empty")
     if len(set(names)) != len(names):
         raise ConfigError("strategies", f"strategy names must be unique, got {names}")
     return cfg
+
+
+NUMBER_MAX = 1e15
+"""No setting needs a larger magnitude (cash, sizes, seconds, counts): a larger one is a typo
+(``max_positions: 1e29``) and would overflow the micro-unit and nanosecond conversions."""
+
+
+def _check_numbers(node: Any, path: str) -> None:
+    """Every number in a parsed config is finite and at most ``NUMBER_MAX`` in magnitude, wherever
+    it is (one rule for every section and every key, named by its path)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _check_numbers(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _check_numbers(v, f"{path}[{i}]")
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        if not is_finite_number(node):
+            raise ConfigError(path, f"must be a finite number, got {node}")
+        if abs(node) > NUMBER_MAX:
+            raise ConfigError(path, f"{node:g} is out of range (at most 1e15 in magnitude)")
 
 
 def _with_kinds(data: dict) -> dict:
@@ -217,8 +258,32 @@ def load_config(path: str | Path) -> AppConfig:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(p), f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(p), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    kind = "TOML" if p.suffix == ".toml" else "YAML"
     try:
-        data = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
+        data = tomllib.loads(text) if p.suffix == ".toml" else yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(str(p), f"not valid {'TOML' if p.suffix == '.toml' else 'YAML'}: {exc}") from None
+        raise ConfigError(str(p), f"not valid {kind}: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise ConfigError(str(p), f"not valid {kind}: nested too deep") from None
     return parse_config(data, str(p))
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses a key given twice in one mapping (PyYAML keeps the last
+    silently, so ``engine:`` written twice would drop the first section without a word)."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201, D102
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (found twice in one mapping)", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _UniqueKeyLoader.construct_mapping)

@@ -47,7 +47,6 @@ from clobflow.venues.polymarket.values import (
     derive_trade_id,
     epoch_to_ns,
     level_price_ok,
-    tick_ok,
     top_ok,
 )
 
@@ -185,6 +184,7 @@ class MarketParser:
         return v
 
     def _price(self, s: object, what: str) -> int:
+        """A level or trade price, or a tick size: strictly inside (0, 1) (``values``)."""
         v = self._micros(s)
         if not level_price_ok(v):
             raise _Reject(RejectReason.OUT_OF_RANGE, f"{what} {s!r} outside (0, 1)")
@@ -196,11 +196,7 @@ class MarketParser:
             raise _Reject(RejectReason.OUT_OF_RANGE, f"{what} {s!r} outside [0, 1e12)")
         return v
 
-    def _tick(self, s: object, what: str) -> int:
-        v = self._micros(s)
-        if not tick_ok(v):
-            raise _Reject(RejectReason.OUT_OF_RANGE, f"{what} {s!r} outside (0, 1)")
-        return v
+    _tick = _price  # a tick size has the same range as a price (values.tick_ok)
 
     def _old_tick(self, s: object) -> int:
         """``old_tick_size``: 0 when the venue does not say, else a tick size."""
