@@ -173,3 +173,19 @@ async def test_book_requests_are_paced(srv: LoopbackHTTP):
         for _ in range(4):
             await c.book(TOKEN)
     assert t.sleeps == pytest.approx([0.25, 0.25])
+
+
+@pytest.mark.parametrize("field,level", [("bids", {"price": "1.5", "size": "10"}),
+                                         ("asks", {"price": "0", "size": "10"}),
+                                         ("bids", {"price": "0.5", "size": "-10"})])
+def test_a_rest_book_level_out_of_range_is_refused(field, level):
+    """Issue 10 finding 2 on the REST snapshot path: the same ranges as the WebSocket parser."""
+    body = copy.deepcopy(BOOK)
+    body[field] = body[field] + [level]
+    with pytest.raises(ValueError, match="out of range"):
+        parse_book_response(body, ts_recv_ns=42)
+
+
+def test_a_rest_book_timestamp_out_of_range_is_refused():
+    with pytest.raises(ValueError):
+        parse_book_response({**BOOK, "timestamp": "1.5e400"}, ts_recv_ns=42)

@@ -28,7 +28,7 @@ from clobflow.venues.polymarket.http import (
     RestClientBase,
     Sleep,
 )
-from clobflow.venues.polymarket.parsing import epoch_to_ns
+from clobflow.venues.polymarket.values import SIZE_MAX, epoch_to_ns, level_price_ok
 
 CLOB_BASE_URL = "https://clob.polymarket.com"
 
@@ -49,7 +49,10 @@ def _levels(raw: object, field: str, best_first_desc: bool) -> Levels:
     for lvl in raw:
         if not isinstance(lvl, dict) or "price" not in lvl or "size" not in lvl:
             raise ValueError(f"/book field {field!r} has a level without price/size: {lvl!r}")
-        out.append((micros_from_number(lvl["price"]), micros_from_number(lvl["size"])))
+        price, size = micros_from_number(lvl["price"]), micros_from_number(lvl["size"])
+        if not level_price_ok(price) or not 0 <= size < SIZE_MAX:  # the same ranges as the WS parser
+            raise ValueError(f"/book field {field!r} has a level out of range: {lvl!r}"[:300])
+        out.append((price, size))
     # The wire lists bids ascending and asks descending, best LAST (protocol.md §3.1, §7 item 3).
     # Sorting (not just reversing) also survives a venue that changes its mind about the order.
     out.sort(key=lambda pl: pl[0], reverse=best_first_desc)
