@@ -132,7 +132,7 @@ def test_unreachable_endpoints_give_one_clear_line():
     "args,needle",
     [
         (["watch", "--max-assets-per-conn", "501"], "--max-assets-per-conn"),
-        (["watch", "--interval", "7m"], "updown_intervals"),
+        (["watch", "--interval", "7m"], "--interval"),
         (["watch", "--duration", "0"], "--duration"),
         (["demo", "--dataset", "nope"], "nope"),
     ],
