@@ -147,7 +147,7 @@ def test_bad_arguments_are_one_line_errors(tmp_path):
     f.write_text("x")
     for args, needle in ((["--out", str(tmp_path), "--duration", "-1"], "--duration"),
                          (["--out", str(f)], "not a folder"),
-                         (["--out", str(tmp_path), "--interval", "7m"], "updown_intervals")):
+                         (["--out", str(tmp_path), "--interval", "7m"], "--interval")):
         res = subprocess.run(record_argv(*args), capture_output=True, text=True, timeout=60, cwd=ROOT, env=env())
         assert res.returncode == 2, (args, res.stdout, res.stderr)
         assert len(res.stderr.strip().splitlines()) == 1 and needle in res.stderr, res.stderr
