@@ -276,6 +276,14 @@ def test_positions_one_open_per_key(store: Store) -> None:
     assert store.open_position_exists("imbalance", "m1", "paper")
     assert [p["status"] for p in store.positions(run)][:1] == ["closed"]
     assert len(store.positions(run)) == 5
+    # A close can carry the final size and cost (same statement: no queued update can land
+    # between them); a stale update applied after it changes nothing.
+    store.update_positions([PositionUpdate(pid2, size=2_000_000, cost=900_000)])
+    store.close_position(pid2, T0 + 30, 40_000, 0, "exited", size=3_000_000, cost=1_400_000)
+    store.update_positions([PositionUpdate(pid2, size=2_000_000, cost=900_000)])
+    p2 = store.position(pid2)
+    assert p2 is not None and (p2["status"], p2["size"], p2["cost"], p2["realized_pnl"]) == (
+        "closed", 3_000_000, 1_400_000, 40_000)
 
 
 def test_open_position_needs_a_run(store: Store) -> None:

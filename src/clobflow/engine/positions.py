@@ -14,7 +14,9 @@ are gone: an entry that never filled, an exit that sold everything, a settlement
 Store rows follow holdings: a row is opened (synchronously: the store's unique index says
 whether another process holds the same strategy/market/mode) by the fill that makes the holding
 non-zero, updated (queued) by every fill, closed ``exited`` when a sell brings it back to zero and
-``settled`` at resolution. Nothing is written to the store between a decision and its order.
+``settled`` at resolution. A close (synchronous) writes the final size and cost in its own
+statement, so the queued updates, whenever the writer thread gets to them, cannot change a closed
+row: its contents do not depend on thread timing. Nothing is written to the store between a decision and its order.
 """
 
 from __future__ import annotations
@@ -100,12 +102,15 @@ class PositionLedger:
             if row is not None:
                 s = self.portfolio.summary(m)
                 fees = s.fees if s is not None else 0
+                size, cost = self.portfolio.market_size(m), self.portfolio.exposure(m)
                 if after > 0:
-                    rec.position_update(row, size=self.portfolio.market_size(m), cost=self.portfolio.exposure(m),
-                                        fees=fees)
+                    rec.position_update(row, size=size, cost=cost, fees=fees)
                 else:
+                    # the close carries the final holdings itself: an update still queued for
+                    # this row must not decide what the closed row shows
                     del self._rows[key]
-                    rec.close_position(row, now, s.realized if s is not None else 0, fees, "exited")
+                    rec.close_position(row, now, s.realized if s is not None else 0, fees, "exited",
+                                       size=size, cost=cost)
         if after == 0:
             self.release(strategy, market)
 

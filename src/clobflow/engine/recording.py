@@ -76,11 +76,11 @@ class RunRecorder:
 
     def close_position(self, row_id: int, now_ns: int, realized_pnl: int, fees: int, reason: str,
                        *, size: int | None = None, cost: int | None = None) -> None:
-        """Close the row, first writing its final size and cost synchronously (a queued update
-        can then never land after the close: updates only touch open rows)."""
-        if size is not None and cost is not None:
-            self.store.update_position(row_id, size=size, cost=cost, fees=fees)
-        self.store.close_position(row_id, now_ns, realized_pnl, fees, reason)
+        """Close the row with its final size and cost, synchronously and in the same statement
+        as the close. (Writing them first in a separate transaction let the writer thread apply
+        a stale queued update in between, which the close then froze: a rerun gave other sizes.)
+        Queued updates only touch open rows, so none can land after the close."""
+        self.store.close_position(row_id, now_ns, realized_pnl, fees, reason, size=size, cost=cost)
 
     def position_update(self, row_id: int, *, size: int, cost: int, fees: int) -> None:
         """The open position's current size and cost basis (queued, off the decision path)."""

@@ -326,15 +326,19 @@ class Store:
             if conn.execute(POSITION_UPDATE, params).rowcount == 0:
                 raise PositionNotOpen(position_id)
 
-    def close_position(self, position_id: int, closed_ns: int, realized_pnl: int, fees: int, reason: str) -> None:
-        """Close an open position with its final realized P&L and fees (micro-units).
-        ``size``/``cost`` keep their last values. Afterwards a new position for the same
-        (strategy, market, mode) may be opened.
+    def close_position(self, position_id: int, closed_ns: int, realized_pnl: int, fees: int, reason: str, *,
+                       size: int | None = None, cost: int | None = None) -> None:
+        """Close an open position with its final realized P&L and fees (micro-units), and its
+        final ``size``/``cost`` when given (else they keep their last values). One statement:
+        a queued ``PositionUpdate`` lands either before it (and is overwritten) or after it
+        (and is ignored, the row is closed), never in between. Afterwards a new position for
+        the same (strategy, market, mode) may be opened.
 
         Raises:
             PositionNotOpen: no such position, or it is already closed (e.g. by another process).
         """
-        values = to_values(closed_ns=closed_ns, realized_pnl=realized_pnl, fees=fees, close_reason=reason)
+        final = {k: v for k, v in (("size", size), ("cost", cost)) if v is not None}
+        values = to_values(closed_ns=closed_ns, realized_pnl=realized_pnl, fees=fees, close_reason=reason, **final)
         stmt = (
             update(positions)
             .where(positions.c.id == position_id, positions.c.status == "open")

@@ -28,7 +28,9 @@ duplicated; only signals (no natural key) could be written twice.
 
 Position **open / close** do not go through the writer: they are synchronous ``Store`` calls,
 because the strategy needs the uniqueness answer (``DuplicatePosition``) at decision time, and a
-queued close would let a new open race ahead of it. ``PositionUpdate`` may go through the writer.
+queued close would let a new open race ahead of it. ``PositionUpdate`` may go through the writer;
+a close then passes the final size and cost itself (``Store.close_position``), so whether a queued
+update lands before the close (overwritten) or after it (ignored) never shows in the row.
 
 Counters (``stats()``): submitted, written, batches, max_depth, errors, failed, backpressure,
 queued, held, last_error.

@@ -7,14 +7,18 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sqlite3
 
 import pytest
 
 from clobflow.core import display
+from clobflow.core.events import Side
 from clobflow.core.numbers import micros_from_number
+from clobflow.core.orders import Fill, Liquidity
 from clobflow.engine.backtest import run_backtest
 from clobflow.engine.config import load_config, parse_config
 from clobflow.engine.live import run_live
+from clobflow.portfolio.portfolio import Portfolio
 from clobflow.replay.report import report_run
 from clobflow.replay.selection import DatasetSpec
 from clobflow.replay.sweep import parse_grid, run_sweep
@@ -64,6 +68,72 @@ def test_taker_hits_on_the_recording_are_inconsistencies_not_profits(full):
 
 def res_detects(out) -> int:
     return sum(1 for line in (out / "decisions.jsonl").open() if '"action":"detect"' in line)
+
+
+STORE_WALL_CLOCK = {"runs": {"owner", "heartbeat_ns"}}
+"""The store's only columns that may differ on a rerun: the run's liveness owner (host:pid) and
+its wall-clock heartbeat. (Every ``*_ns`` elsewhere is market time.)"""
+
+
+def _store_rows(db) -> dict[str, list[tuple]]:
+    """Every table's rows, wall-clock columns left out, ordered by the primary key (all columns
+    where there is none), so the comparison does not depend on storage order."""
+    con = sqlite3.connect(db)
+    try:
+        out = {}
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+            info = con.execute(f"PRAGMA table_info({table})").fetchall()
+            cols = [c[1] for c in info if c[1] not in STORE_WALL_CLOCK.get(table, ())]
+            key = [c[1] for c in sorted(info, key=lambda c: c[5]) if c[5]] or cols
+            out[table] = con.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {', '.join(key)}").fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def test_a_rerun_gives_the_same_store_rows(full):
+    """The position rows are opened/closed synchronously but updated by the store's writer
+    thread; whatever its timing, a rerun stores the same rows (closes carry their final size
+    and cost, so a queued update cannot decide them)."""
+    (a, _), (b, _) = full
+    rows_a, rows_b = _store_rows(a / "clobflow.sqlite"), _store_rows(b / "clobflow.sqlite")
+    assert len(rows_a["positions"]) >= 60 and len(rows_a["fills"]) > 1000
+    for table in rows_a:
+        assert rows_a[table] == rows_b[table], table
+
+
+def test_every_position_row_holds_the_portfolios_final_holdings(full):
+    """Replaying the stored fills (in the kernel's order: the fill decisions' seq) through a
+    fresh portfolio gives, for each position row, the holdings it must show: after its last
+    fill (an ``exited`` row: nothing left; a ``settled`` or open row: all of the market's
+    fills, none can follow a settlement)."""
+    out, res = full[0]
+    con = sqlite3.connect(out / "clobflow.sqlite")
+    con.row_factory = sqlite3.Row
+    try:
+        fills = con.execute(
+            "SELECT f.* FROM fills f JOIN decisions d ON d.run_id = f.run_id AND d.action = 'fill'"
+            " AND json_extract(d.inputs_json, '$.fill_id') = f.fill_id ORDER BY d.seq").fetchall()
+        rows = con.execute("SELECT * FROM positions ORDER BY id").fetchall()
+    finally:
+        con.close()
+    assert len(fills) == res.kernel.counters["fills"]
+    book = Portfolio()
+    holdings: dict[str, list[tuple[int, int, int]]] = {}  # market -> (fill ts, size, cost) after each fill
+    for f in fills:
+        book.apply_fill(Fill(f["fill_id"], f["client_order_id"], f["strategy"], f["market"], f["asset_id"],
+                             Side[f["side"]], f["price"],
+                             f["size"], f["fee"], Liquidity(f["liquidity"]), f["ts_ns"]))
+        holdings.setdefault(f["market"], []).append(
+            (f["ts_ns"], book.market_size(f["market"]), book.exposure(f["market"])))
+    reasons = set()
+    for r in rows:
+        after = [h for h in holdings[r["market"]] if r["closed_ns"] is None or h[0] <= r["closed_ns"]]
+        _, size, cost = after[-1]
+        assert (r["size"], r["cost"]) == (size, cost), dict(r)
+        assert r["size"] > 0 or r["close_reason"] == "exited", dict(r)
+        reasons.add(r["close_reason"])
+    assert {"settled", "exited"} <= reasons
 
 
 def test_a_rerun_is_byte_identical_except_the_latency_file(full):
