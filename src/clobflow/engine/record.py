@@ -4,8 +4,8 @@ The composition behind ``clobflow record``. The feed discovers markets and strea
 ``watch``; its ``on_raw`` hook hands every frame, untouched, to the recorder before it is
 parsed, and its ``on_diff`` hook gives the recorder each discovery change (before the new
 markets' subscriptions go out, so a market is logged before its first frame). The recorder
-gets the venues' parsers for its derived tables from the registry (``recorder/`` does not
-import venues), and the Binance spot feed is built by the registry like any venue.
+gets the venues' parsers for its derived tables from the registry (``recorder/`` never
+imports a venue), and the Binance spot feed is built by the registry like any venue.
 
 Stopping (signal, ``duration_s`` or the ``stop`` event): the feed stops first, so no frame
 arrives afterwards, then ``Recorder.close`` drains the queue: every frame received before the

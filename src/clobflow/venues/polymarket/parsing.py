@@ -40,6 +40,7 @@ from clobflow.core.events import (
 )
 from clobflow.core.numbers import ONE, MicrosMemo, NumberFormatError
 from clobflow.venues.polymarket import schemas as w
+from clobflow.venues.polymarket.frames import split_top_level_array
 from clobflow.venues.polymarket.values import (
     FEE_BPS_MAX,
     SIZE_MAX,
@@ -50,7 +51,7 @@ from clobflow.venues.polymarket.values import (
     top_ok,
 )
 
-__all__ = ["MarketParser", "RejectReason", "derive_trade_id", "epoch_to_ns"]
+__all__ = ["MarketParser", "RejectReason", "derive_trade_id", "epoch_to_ns", "split_top_level_array"]
 
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL, "buy": Side.BUY, "sell": Side.SELL}
 _EMPTY_BID = frozenset({"", "0"})
@@ -77,49 +78,6 @@ class RejectReason:
     BAD_TIME = "bad_time"  # a timestamp that is not finite or outside [1970, 2100)
     TOO_DEEP = "too_deep"  # JSON nested deeper than the decoder's recursion limit
     INTERNAL_ERROR = "internal_error"  # a parser bug: the last-resort catch-all (never expected)
-
-
-def split_top_level_array(frame: bytes | str) -> list[bytes | str] | None:
-    """The elements of a JSON array as raw slices, found by counting brackets outside strings
-    (no recursion, so any depth works). ``None`` when the brackets do not balance. Slow (a Python
-    loop per byte): only for frames the recursive decoder refused."""
-    text = frame.decode("utf-8", "surrogateescape") if type(frame) is bytes else frame
-    items: list[bytes | str] = []
-    depth = 0
-    in_str = esc = False
-    start = -1  # where the current depth-1 element began
-    for i, ch in enumerate(text):
-        if in_str:
-            if esc:
-                esc = False
-            elif ch == "\\":
-                esc = True
-            elif ch == '"':
-                in_str = False
-        elif ch == '"':
-            in_str = True
-            if depth == 1 and start < 0:
-                start = i
-        elif ch == "[" or ch == "{":
-            if depth == 1 and start < 0:
-                start = i
-            depth += 1
-        elif ch == "]" or ch == "}":
-            depth -= 1
-            if depth == 0:
-                if start >= 0:
-                    items.append(text[start:i].rstrip())
-                break
-        elif depth == 1:
-            if ch == ",":
-                if start >= 0:
-                    items.append(text[start:i].rstrip())
-                    start = -1
-            elif start < 0 and ch not in " \t\r\n":
-                start = i
-    if depth != 0:
-        return None
-    return [x.encode("utf-8", "surrogateescape") for x in items] if type(frame) is bytes else items
 
 
 class _Reject(Exception):
