@@ -85,3 +85,19 @@ def test_log_lines_name_the_market_by_slug():
     line = line_for(e, {m.condition_id: m})
     assert m.slug in line and "pnl=+1.84" in line and "0x03dd" not in line
     assert m.condition_id in line_for(e)  # unknown: the whole id, never a prefix
+
+
+def test_report_json_is_strict_when_no_trade_lost(tmp_path):
+    """Only winning trades: the profit factor is undefined, and report.json says ``null``, not
+    the ``Infinity`` strict JSON readers refuse."""
+    import json
+
+    from clobflow.replay.report import build_report, write_report
+
+    p = _world()
+    report, rows = build_report(run_id="r", mode="backtest", frames=0, portfolio=p, starting_cash=1_000 * USD,
+                                markets={}, journal_counts={}, counters={}, max_exposure=0)
+    write_report(tmp_path, report, rows, p)
+    text = (tmp_path / "report.json").read_text()
+    assert "Infinity" not in text and json.loads(text)["profit_factor"] is None
+    assert "profit factor -" in (tmp_path / "report.txt").read_text()

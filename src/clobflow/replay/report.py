@@ -23,7 +23,9 @@ Definitions (money in collateral micro-units internally):
 
 Outputs: ``report.txt`` (people: ``core.display`` formatting, thousands separators, cents) and
 ``report.json`` (exact values: ``*_usd`` are exact decimal strings in USD, counts are ints,
-``win_rate``/``exposure_time``/``sharpe``/``profit_factor`` are floats, times are epoch ns).
+``win_rate``/``exposure_time``/``sharpe``/``profit_factor`` are floats or ``null`` when undefined —
+``profit_factor`` without trades or without a losing trade —, times are epoch ns). It is strict
+JSON (no ``Infinity``/``NaN``).
 Both are byte-identical on a rerun of the same backtest; nothing in them reads the wall clock.
 """
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -188,7 +191,7 @@ def build_report(*, run_id: str, mode: str, frames: int, portfolio: Portfolio, s
         pnl_gross_usd=usd(net + portfolio.fees_paid), pnl_net_usd=usd(net), fees_usd=usd(portfolio.fees_paid),
         avg_win_usd=_usd_opt(ts.avg_win), avg_loss_usd=_usd_opt(ts.avg_loss), best_trade_usd=_usd_opt(ts.best),
         worst_trade_usd=_usd_opt(ts.worst), expectancy_usd=_usd_opt(ts.expectancy),
-        profit_factor=None if ts.profit_factor is None else round(ts.profit_factor, 6),
+        profit_factor=None if ts.profit_factor is None or math.isinf(ts.profit_factor) else round(ts.profit_factor, 6),
         sharpe=hourly_sharpe(portfolio, end), exposure_time=exposure_share(portfolio, end),
         max_drawdown_usd=usd(mdd), max_exposure_usd=usd(max_exposure),
         start_equity_usd=usd(starting_cash), end_equity_usd=usd(portfolio.equity()),
@@ -203,7 +206,7 @@ def write_report(out_dir: str | Path, report: Report, rows: list[MarketRow], por
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.txt", out / "report.json", out / "markets.csv", out / "equity.csv", out / "equity.png"]
     paths[0].write_text(report.text() + "\n")
-    paths[1].write_text(json.dumps(asdict(report), indent=1, sort_keys=True) + "\n")
+    paths[1].write_text(json.dumps(asdict(report), indent=1, sort_keys=True, allow_nan=False) + "\n")
     with open(paths[2], "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(list(MarketRow.__dataclass_fields__))
