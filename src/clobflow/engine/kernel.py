@@ -19,6 +19,10 @@ records what each strategy holds (``engine.positions.PositionLedger``; store row
 holdings) and routes. It turns the risk gate's flips into one ``halted`` / ``resumed`` journal
 line each; strategies read the gate as ``ctx.can_trade()`` and stop signalling.
 
+Around it: ``engine.context`` (the views strategies and risk get: ``StrategyCtx``,
+``RiskView``), ``engine.settlement`` (a market resolves), ``engine.positions`` (holdings and
+store rows).
+
 There is no ``await`` and no write syscall between a strategy's decision and its order: order
 rows are journaled after ``execution.submit``, and the journal file writes its buffer at the end
 of the event (fills and settlements are written through at once).
@@ -36,7 +40,7 @@ from time import perf_counter_ns
 from typing import Any
 
 from clobflow.book.binary import BinaryBook
-from clobflow.book.book_set import BookSet, TrackedBook
+from clobflow.book.book_set import BookSet
 from clobflow.core.clock import Clock
 from clobflow.core.events import (
     BookSnapshot,
@@ -58,12 +62,13 @@ from clobflow.core.orders import (
     Filled,
     OrderIntent,
     OrderStatus,
-    OrderType,
     Rejected,
     Unknown,
 )
+from clobflow.engine.context import RiskView, StrategyCtx
 from clobflow.engine.positions import PositionLedger
 from clobflow.engine.recording import RunRecorder
+from clobflow.engine.settlement import settle
 from clobflow.execution.client import ExecutionClient
 from clobflow.execution.orders import Order, OrderManager
 from clobflow.observe.journal import Journal
@@ -255,7 +260,7 @@ class Kernel:
             handler(ctx, ev)
 
     def _on_resolved(self, ev: MarketResolved, touched: tuple[str, ...], now: int) -> None:
-        self._settle(ev, now)
+        settle(self, ev, now)
 
     def _on_timer_event(self, ev: TimerFired, touched: tuple[str, ...], now: int) -> None:
         for handler, ctx in self._timer_routes:
@@ -339,7 +344,7 @@ class Kernel:
         self._order_seq[name] = n
         intent = OrderIntent(client_order_id=f"{self._run_tag}-{name}-{n}", strategy=name, created_ns=now, **intent_fields)
         risk = self.risk[name]
-        decision = risk.check(intent, _RiskView(self, name), now)
+        decision = risk.check(intent, RiskView(self, name), now)
         if not decision.ok:
             self.counters["risk_rejects"] += 1
             self.journal.record(now, name, "risk_reject", decision.reason, passed=False, market=intent.market,
@@ -435,38 +440,11 @@ class Kernel:
         if self.recorder is not None:
             self.recorder.transition(order, from_status, to_status, reason, ts_ns)
 
-    # -- settlement ------------------------------------------------------------------------
-
-    def _settle(self, ev: MarketResolved, now: int) -> None:
-        cid = ev.market
-        m = self.markets.get(cid)
-        if m is None or cid in self.resolved:
-            return
-        self.resolved[cid] = ev.winning_asset_id
-        for o in self.orders.open_orders(market=cid):
-            self.execution.cancel(o.intent.client_order_id, now)
-        result = self.portfolio.settle(m, ev.winning_asset_id, now)
-        holders = self.positions.holders(cid)
-        for s in self.strategies:
-            s.on_resolved(self._ctx[s.name], m, ev.winning_asset_id)
-        if result is None:
-            for name in holders:
-                self.positions.settled(name, cid)
-            return
-        for name in holders:
-            row = self.positions.settled(name, cid)
-            # pnl: the market's whole P&L (portfolio.market_pnl: payout + what unwinds realized
-            # - cost basis - fees), the number every report shows for it
-            pnl = result.market_pnl
-            self.journal.record(now, name, "settle", "won" if pnl > 0 else "lost", passed=pnl > 0,
-                                market=cid, asset_id=ev.winning_asset_id, inputs={
-                                    "pnl": pnl, "payout": result.payout, "cost": result.cost,
-                                    "settlement_pnl": result.pnl})
-            if row is not None and self.recorder is not None:
-                self.recorder.close_position(row, now, pnl, result.fees, "settled",
-                                             size=result.shares_won + result.shares_lost, cost=result.cost)
-
     # -- views for strategies and risk -----------------------------------------------------
+
+    def ctx(self, strategy: str) -> StrategyCtx:
+        """The context the kernel gives ``strategy`` (built once, in ``__init__``)."""
+        return self._ctx[strategy]
 
     def latency_ns(self) -> int:
         """Wall-clock ns since the event being handled was taken (for latency outputs only)."""
@@ -485,119 +463,3 @@ def _forward(routes: list[tuple[Callable[[Any, Any], None], StrategyCtx]]) -> Ha
         for h, ctx in routes:
             h(ctx, ev)
     return handler
-
-
-class StrategyCtx:
-    """The ``StrategyContext`` the kernel gives one strategy."""
-
-    __slots__ = ("_k", "_s", "_risk")
-
-    def __init__(self, kernel: Kernel, strategy: Strategy) -> None:
-        self._k = kernel
-        self._s = strategy
-        self._risk = kernel.risk[strategy.name]
-
-    @property
-    def now_ns(self) -> int:
-        return self._k.clock.now_ns()
-
-    def market(self, condition_id: str) -> BinaryMarket | None:
-        return self._k.markets.get(condition_id)
-
-    def markets(self) -> list[BinaryMarket]:
-        return list(self._k.markets.values())
-
-    def book(self, asset_id: str) -> TrackedBook | None:
-        return self._k.books.get(asset_id)
-
-    def view(self, condition_id: str) -> BinaryBook | None:
-        return self._k.views.get(condition_id)
-
-    def seconds_to_close(self, condition_id: str) -> float | None:
-        m = self._k.markets.get(condition_id)
-        return None if m is None else m.seconds_to_close(self._k.clock.now_ns())
-
-    def position(self, asset_id: str):  # noqa: ANN201 - PositionView
-        return self._k.portfolio.position(asset_id)
-
-    def has_position(self, condition_id: str) -> bool:
-        return self._k.has_position(self._s.name, condition_id)
-
-    def open_position_count(self) -> int:
-        return self._k.open_position_count(self._s.name)
-
-    def open_orders(self, condition_id: str | None = None) -> list[Order]:
-        return self._k.orders.open_orders(market=condition_id, strategy=self._s.name)
-
-    def can_trade(self) -> bool:
-        r = self._risk
-        return r.gate_open or r.can_trade(self._k.clock.now_ns())
-
-    def entry_room(self, condition_id: str) -> int:
-        return self._k.risk[self._s.name].entry_room(_RiskView(self._k, self._s.name), condition_id)
-
-    def held(self, condition_id: str) -> int:
-        return self._k.positions.held(self._s.name, condition_id)
-
-    def latency_ns(self) -> int:
-        return self._k.latency_ns()
-
-    def submit(self, *, market: str, asset_id: str, side: Side, price: int, size: int, order_type: OrderType,
-               reason: str, signal_ns: int, post_only: bool = False, expire_at_ns: int | None = None,
-               inputs: dict[str, Any] | None = None) -> OrderIntent | None:
-        return self._k.submit(self._s, {
-            "market": market, "asset_id": asset_id, "side": side, "price": price, "size": size,
-            "order_type": order_type, "signal_ns": signal_ns, "post_only": post_only,
-            "expire_at_ns": expire_at_ns, "reason": reason}, inputs)
-
-    def cancel(self, client_order_id: str, reason: str) -> None:
-        self._k.cancel(self._s, CancelIntent(client_order_id, reason))
-
-    def journal(self, action: str, reason: str, *, passed: bool, market: str = "", asset_id: str = "",
-                inputs: dict[str, Any] | None = None) -> None:
-        if action == "signal" and asset_id:  # a signal says which book it read, and its trust
-            inputs = {**(inputs or {}), **self._k.book_trust(asset_id)}
-        self._k.journal.record(self._k.clock.now_ns(), self._s.name, action, reason, passed=passed,
-                               market=market, asset_id=asset_id, inputs=inputs)
-
-
-class _RiskView:
-    """What the risk checks may read, for one strategy."""
-
-    __slots__ = ("_k", "_s")
-
-    def __init__(self, kernel: Kernel, strategy: str) -> None:
-        self._k = kernel
-        self._s = strategy
-
-    def book(self, asset_id: str) -> TrackedBook | None:
-        return self._k.books.get(asset_id)
-
-    def market(self, condition_id: str) -> BinaryMarket | None:
-        return self._k.markets.get(condition_id)
-
-    def open_position_count(self) -> int:
-        return self._k.open_position_count(self._s)
-
-    def has_position(self, market: str) -> bool:
-        return self._k.positions.has_position(self._s, market)
-
-    def entry_count(self, market: str) -> int:
-        return self._k.positions.entry_count(self._s, market)
-
-    def market_exposure(self, market: str) -> int:
-        m = self._k.markets.get(market)
-        return 0 if m is None else self._k.portfolio.exposure(m)
-
-    def total_exposure(self) -> int:
-        return self._k.portfolio.total_exposure()
-
-    def last_entry_ns(self, market: str) -> int | None:
-        return self._k.risk[self._s].last_entry_ns(market)
-
-    def last_order_ns(self, asset_id: str) -> int | None:
-        return self._k.orders.last_order_ns(asset_id)
-
-    def in_flight(self, market: str) -> int:
-        return self._k.orders.live_count(self._s, market)
-
