@@ -98,12 +98,17 @@ class BookSet:
     ``checker``: the venue's integrity checker (default: venue-neutral rules only).
     """
 
-    __slots__ = ("policy", "checker", "_books", "resync", "counters", "transitions")
+    __slots__ = ("policy", "checker", "_books", "_watch", "_order", "resync", "counters", "transitions")
 
     def __init__(self, policy: TrustPolicy | None = None, checker: IntegrityChecker | None = None) -> None:
         self.policy = policy or TrustPolicy()
         self.checker: IntegrityChecker = checker if checker is not None else NoChecks()
         self._books: dict[str, TrackedBook] = {}
+        # The books ``check_stale`` may have work for: every book that is not untrusted or has
+        # a pending check (a superset). The timer then costs the few live books, not every book
+        # ever followed (a backtest follows every market of its recording from the start).
+        self._watch: dict[str, TrackedBook] = {}
+        self._order: dict[str, int] = {}  # token -> when its book was created (walk order)
         self.resync: set[str] = set()
         self.counters: dict[str, int] = {
             "snapshots": 0,
@@ -145,11 +150,13 @@ class BookSet:
         tb = self._books.get(asset_id)
         if tb is None:
             tb = self._books[asset_id] = TrackedBook(asset_id)
+            self._order[asset_id] = len(self._order)
         return tb
 
     def forget(self, asset_id: str) -> None:
         """Stop tracking a token (unsubscribed)."""
         self._books.pop(asset_id, None)
+        self._watch.pop(asset_id, None)
         self.resync.discard(asset_id)
 
     def asset_ids(self) -> list[str]:
@@ -325,7 +332,17 @@ class BookSet:
         limit = self.policy.stale_after_ns
         on_timer = self.checker.on_timer
         out = []
-        for a, tb in self._books.items():
+        watch = self._watch
+        if not watch:
+            return out
+        # Only a book that is not untrusted, or has a pending check, can change here. A pending
+        # check is only set on a book being updated, which is not untrusted (``_transition`` put
+        # it in ``_watch``), so an untrusted book without one can leave the watch.
+        for a in [a for a, tb in watch.items() if tb.state == UNTRUSTED and tb.pending is None]:
+            del watch[a]
+        order = self._order  # in the books' own order, as a walk over every book would go
+        for a in sorted(watch, key=order.__getitem__) if len(watch) > 1 else list(watch):
+            tb = watch[a]
             if tb.pending is not None:
                 on_timer(tb, now_ns)
                 if tb.state != Trust.TRUSTED:
@@ -363,6 +380,8 @@ class BookSet:
             if k and a and k[-1] >= -a[-1]:
                 state = Trust.SUSPECT
                 reason = CROSSED
+        if state != UNTRUSTED:
+            self._watch[tb.book.asset_id] = tb
         if state != tb.state or reason != tb.reason:
             tb.state = state
             tb.reason = reason

@@ -20,11 +20,13 @@ constraint violations -> ``StoreConflict`` (or its subclasses). A ``Store`` is s
 between threads (each call takes its own pooled connection); open one per process.
 
 With SQLite, writers take the file's write lock (``BEGIN IMMEDIATE``): a position call may wait
-for an in-flight writer batch (milliseconds), up to ``busy_timeout_s``. PostgreSQL locks rows only.
+for an in-flight writer batch (milliseconds), up to ``busy_timeout_s``; within one process the
+writers queue on a lock first (no busy-handler sleeps). PostgreSQL locks rows only.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -75,6 +77,11 @@ class Store:
         self._engine = make_engine(self._url, busy_timeout_s=busy_timeout_s, echo=echo)
         self.dialect: str = self._url.get_backend_name()
         self._sql = BatchSql(self.dialect)
+        # SQLite: this process's writers (the writer thread, synchronous position calls) take
+        # turns on a lock, so a waiting one wakes when the other commits instead of sleeping in
+        # SQLite's busy handler (1, 2, 5 ... 100 ms steps: ~13 ms a settlement in a backtest).
+        # Other processes still meet the file lock and the busy timeout.
+        self._wlock = threading.RLock() if self.dialect == "sqlite" else None
 
     @property
     def url(self) -> URL:
@@ -98,7 +105,13 @@ class Store:
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
-        with translated_errors(), self._engine.connect() as conn:
+        if self._wlock is None:
+            with translated_errors(), self._engine.connect() as conn:
+                conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+            return
+        with self._wlock, translated_errors(), self._engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
