@@ -207,3 +207,24 @@ def test_reconnect_stale_unsubscribe_and_resolution():
     assert bs.trust("B").reason == Reason.RESOLVED and not bs.trust("B").trusted
     bs.on_event(FeedStatus(("B",), "unsubscribed", "", 400))
     assert "B" not in bs
+
+
+def test_the_stale_timer_finds_every_live_book_among_many_idle_ones_in_book_order():
+    """``check_stale`` walks only books that can change (not untrusted, or a check pending), but
+    finds each of them, in the order the books were created, whatever order they came alive in."""
+    bs = BookSet(TrustPolicy(stale_after_ns=100))
+    idle = [f"idle{i}" for i in range(200)]
+    for a in idle:
+        bs.book(a)  # followed, never snapshotted: untrusted
+    for a in ("C", "B", "A"):
+        bs.book(a)
+    for a, ts in (("A", 10), ("C", 20), ("B", 30)):  # alive in another order than created
+        bs.on_event(snap(a, ts=ts))
+    assert bs.check_stale(100) == []
+    assert bs.check_stale(125) == ["C", "A"]  # A (10) and C (20) are stale; created C, B, A
+    bs.on_event(MarketResolved("m", "1", ("B",), "B", "Yes", 126, 126))  # B untrusted: leaves
+    assert bs.check_stale(500) == []
+    bs.on_event(snap("B", ts=600))  # trusted again: watched again
+    bs.on_event(snap("idle7", ts=600))
+    assert bs.check_stale(700) == ["idle7", "B"]
+    assert [bs.trust(a).reason for a in ("idle7", "B")] == [Reason.STALE, Reason.STALE]

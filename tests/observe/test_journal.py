@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+
+import msgspec
 
 from clobflow.observe.journal import Journal, JsonlJournalFile, read_journal
 
@@ -111,3 +114,65 @@ def test_an_old_journal_with_bare_ids_is_read_as_polymarket(tmp_path):
     assert [(e.market, e.asset_id) for e in got] == [
         ("POLYMARKET:0xabc", "POLYMARKET:123"), ("POLYMARKET:0xabc", ""), ("POLYMARKET:0xdef", "POLYMARKET:456")]
     assert got[0].inputs == {"size": 1}
+
+
+def _entries(n: int) -> list[tuple]:
+    """A mix of actions as a run journals them: skips, signals, orders (prompt), fills (durable)."""
+    out = []
+    for i in range(n):
+        if i % 97 == 5:
+            out.append((i, "imbalance", "fill", "taker", True, "m", "t", {"price": 480_000, "size": i, "fee": 0}))
+        elif i % 31 == 3:
+            out.append((i, "imbalance", "order", "buy_yes", True, "m", "t", {"client_order_id": f"o-{i}"}))
+        elif i % 17 == 0:
+            out.append((i, "imbalance", "signal", "buy_no", True, "m", "t", {"imbalance": 0.61, "mid": None}))
+        else:
+            out.append((i, "imbalance", "skip", "imbalance_below_min", False, f"m{i % 5}", "",
+                        {"imbalance": -0.123456789, "yes_bid": 480_000, "note": "é\n\"x\""}))
+    return out
+
+
+def test_the_writer_thread_writes_what_entry_by_entry_encoding_wrote(tmp_path):
+    """The file is byte for byte the per-entry JSON encoding of the entries, in order, with
+    batches handed to the writer thread at event ends, at the size limit, and flushed by fills."""
+    path = tmp_path / "j.jsonl"
+    f = JsonlJournalFile(path, batch=8)
+    j = Journal([f], keep=True)
+    for i, (ts, s, a, r, p, m, asset, inputs) in enumerate(_entries(3000)):
+        j.record(ts, s, a, r, passed=p, market=m, asset_id=asset, inputs=inputs)
+        if i % 3 == 0:
+            j.end_of_event()
+    f.close()
+    assert j.entries is not None and len(j.entries) == 3000
+    enc = msgspec.json.Encoder()
+    assert path.read_bytes() == b"".join(enc.encode(e) + b"\n" for e in j.entries)
+    assert [e.seq for e in read_journal(path)] == list(range(1, 3001))
+
+
+def test_a_fill_writes_the_batches_still_queued_for_the_thread_first(tmp_path):
+    path = tmp_path / "j.jsonl"
+    f = JsonlJournalFile(path, batch=4)
+    j = Journal([f])
+    for i in range(400):  # 100 batches handed to the writer thread, some maybe not written yet
+        j.record(i, "s", "skip", "x", passed=False, inputs={"i": i})
+        j.end_of_event()
+    j.record(400, "s", "fill", "taker", passed=True, inputs={"price": 1})
+    got = read_journal(path)  # no close: what the OS has now
+    assert [e.seq for e in got] == list(range(1, 402)) and got[-1].action == "fill"
+    f.close()
+
+
+def test_a_prompt_entry_is_handed_over_at_the_end_of_its_event(tmp_path):
+    path = tmp_path / "j.jsonl"
+    f = JsonlJournalFile(path, batch=1_000_000)
+    j = Journal([f])
+    j.record(1, "s", "skip", "x", passed=False)
+    j.end_of_event()
+    j.record(2, "s", "order", "buy_yes", passed=True)
+    assert path.read_bytes() == b""  # nothing written between a decision and the event's end
+    j.end_of_event()
+    deadline = time.monotonic() + 10
+    while len(path.read_bytes().splitlines()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)  # the writer thread writes it, soon
+    assert [e.action for e in read_journal(path)] == ["skip", "order"]
+    f.close()

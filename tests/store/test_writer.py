@@ -180,3 +180,19 @@ def test_refused_rows_are_kept_and_can_be_retried(store: Store) -> None:
         w.flush()
         assert len(store.decisions("late-run")) == 1
         assert w.stats().failed == 0
+
+
+def test_submit_many_keeps_order_and_falls_back_when_the_queue_is_short(store: Store) -> None:
+    run = start_run(store)
+    with StoreWriter(store, max_queue=50) as w:
+        w.submit(decision(run, 0))
+        w.submit_many([decision(run, i) for i in range(1, 40)])  # fits: one lock for all
+        w.submit_many([decision(run, i) for i in range(40, 200)])  # longer than the queue: one by one
+        w.submit(decision(run, 200))
+        w.flush(timeout_s=30)
+        st = w.stats()
+        with pytest.raises(TypeError):
+            w.submit_many([decision(run, 201), "not a record"])  # type: ignore[list-item]
+    assert (st.submitted, st.written, st.failed) == (201, 201, 0)
+    assert [d["seq"] for d in sorted(store.decisions(run), key=lambda d: d["id"])] == list(range(201))
+    assert w.stats().submitted == 201  # the refused list was not half taken

@@ -340,9 +340,15 @@ class BookSet:
         # it in ``_watch``), so an untrusted book without one can leave the watch.
         for a in [a for a, tb in watch.items() if tb.state == UNTRUSTED and tb.pending is None]:
             del watch[a]
-        order = self._order  # in the books' own order, as a walk over every book would go
-        for a in sorted(watch, key=order.__getitem__) if len(watch) > 1 else list(watch):
-            tb = watch[a]
+        # in the books' own order, as a walk over every book would go
+        books = self._books
+        if len(watch) * 4 >= len(books):
+            todo = [(a, tb) for a, tb in books.items() if a in watch]
+        elif len(watch) > 1:
+            todo = sorted(watch.items(), key=self._order_of)
+        else:
+            todo = list(watch.items())
+        for a, tb in todo:
             if tb.pending is not None:
                 on_timer(tb, now_ns)
                 if tb.state != Trust.TRUSTED:
@@ -352,6 +358,9 @@ class BookSet:
                 self._transition(tb, Trust.SUSPECT, Reason.STALE, now_ns)
                 out.append(a)
         return out
+
+    def _order_of(self, item: tuple[str, TrackedBook]) -> int:
+        return self._order[item[0]]
 
     # -- trust moves (for the checker) -------------------------------------------------------
 

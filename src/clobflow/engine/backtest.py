@@ -47,27 +47,26 @@ def run_backtest(
     *,
     store_url: str | None = None,
     progress: Progress | None = None,
+    store: bool = True,
 ) -> BacktestResult:
     """Run the enabled strategies over ``dataset``; write the journal (and the store) in
-    ``out_dir``. ``store_url`` defaults to a fresh SQLite file in ``out_dir``."""
+    ``out_dir``. ``store_url`` defaults to a fresh SQLite file in ``out_dir``; ``store=False``
+    writes no store at all (the journal holds every decision; benchmarks of the engine alone)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     run_id = run_id_for(config, "backtest", dataset.name, None)
     journal_path = out / "journal.jsonl"
     jfile = JsonlJournalFile(journal_path)
     journal = Journal([jfile])
-    url = store_url or config.engine.store_url
-    if url is None:
-        db = out / "clobflow.sqlite"
-        if db.exists():
-            db.unlink()
-        url = f"sqlite:///{db}"
-    recorder = RunRecorder.open(url, run_id=run_id, mode="backtest", strategy_names=[
-        s.name for s in config.enabled_strategies()], config=config)
-    journal.add_sink(recorder.decision)
+    recorder = _open_store(config, out, run_id, store_url) if store else None
+    if recorder is not None:
+        journal.add_sink(recorder.decisions())  # batched: a backtest journals every evaluation
     frames = dataset.frames
     recv_clock = SimClock(frames[0].ts_recv_ns if frames else 0)
-    clock = VenueTimeClock(recv_clock)
+    venue_clock = VenueTimeClock(recv_clock)
+    # Market time only moves between frames (receive time is the frame's), so the kernel reads
+    # a plain clock set once per frame from the venue-time rule, not the rule at every read.
+    clock = SimClock(venue_clock.now_ns())
     # the venue's parser and integrity checker, as live (datasets hold its market channel)
     books = registry.book_set(config.feed.venue, trust_policy(config))
     parser = registry.parser(config.feed.venue, "market")
@@ -83,14 +82,18 @@ def run_backtest(
         on_event = kernel.on_event
         process_due = kernel.process_due
         step = max(1, total // 200)
-        observe = clock.observe
+        observe = venue_clock.observe
+        market_now = venue_clock.now_ns
+        set_now = clock.set
         for i, fr in enumerate(frames):
             ts = fr.ts_recv_ns
             recv_clock.set(ts)
             events = parse(fr.frame, ts)
             for ev in events:
                 observe(getattr(ev, "ts_venue_ns", 0))
-            process_due(clock.now_ns())
+            now = market_now()
+            set_now(now)
+            process_due(now)
             for ev in events:
                 on_event(ev, on_book_event(ev))
             if progress is not None and i % step == 0:
@@ -100,5 +103,17 @@ def run_backtest(
             progress(total, total)
     finally:
         jfile.close()
-        recorder.close(kernel, clock.now_ns())
+        if recorder is not None:
+            recorder.close(kernel, clock.now_ns())
     return BacktestResult(run_id, kernel, journal_path, len(frames), dict(parser.rejects), len(dataset.markets))
+
+
+def _open_store(config: AppConfig, out: Path, run_id: str, store_url: str | None) -> RunRecorder:
+    url = store_url or config.engine.store_url
+    if url is None:
+        db = out / "clobflow.sqlite"
+        if db.exists():
+            db.unlink()
+        url = f"sqlite:///{db}"
+    return RunRecorder.open(url, run_id=run_id, mode="backtest", strategy_names=[
+        s.name for s in config.enabled_strategies()], config=config)

@@ -24,8 +24,9 @@ Around it: ``engine.context`` (the views strategies and risk get: ``StrategyCtx`
 store rows).
 
 There is no ``await`` and no write syscall between a strategy's decision and its order: order
-rows are journaled after ``execution.submit``, and the journal file writes its buffer at the end
-of the event (fills and settlements are written through at once).
+rows are journaled after ``execution.submit``, a journal entry is a tuple appended, and the
+journal file hands its entries to its writer thread at the end of the event (fills and
+settlements are written through at once).
 
 Order ids are ``{run tag}-{strategy}-{n}``: unique across runs sharing one store (the tag comes
 from the run id), numbered per run, and deterministic for a backtest (whose run id is a hash of

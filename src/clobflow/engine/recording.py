@@ -46,6 +46,7 @@ class RunRecorder:
         self._transition_seq: dict[str, int] = {}
         self.crashed_runs: list[str] = []  # runs found dead and marked crashed at open
         self._heartbeat: Heartbeat | None = None
+        self._decisions: DecisionSink | None = None
 
     @classmethod
     def open(cls, url: str, *, run_id: str, mode: str, strategy_names: list[str], config: object,
@@ -106,6 +107,13 @@ class RunRecorder:
 
     # -- queued ----------------------------------------------------------------------------
 
+    def decisions(self) -> DecisionSink:
+        """The journal sink that stores decisions in batches (``Journal.add_sink``); ``close``
+        hands over what it still holds."""
+        if self._decisions is None:
+            self._decisions = DecisionSink(self)
+        return self._decisions
+
     def decision(self, e: JournalEntry) -> None:
         self.writer.submit(DecisionRow(
             run_id=self.run_id, seq=e.seq, ts_ns=e.ts_ns, strategy=e.strategy, market=e.market,
@@ -143,8 +151,38 @@ class RunRecorder:
         try:
             if self._heartbeat is not None:
                 self._heartbeat.stop()
+            if self._decisions is not None:
+                self._decisions.flush()
             self.writer.close()
             summary = getattr(kernel, "counters", {})
             self.store.finish_run(self.run_id, now_ns, status, summary)
         finally:
             self.store.close()
+
+
+class DecisionSink:
+    """Journal entries (tuples, ``Journal.add_sink``) to the store's ``decisions`` rows: kept in
+    a list and handed to the writer in batches at the end of an event (``batch`` rows or more),
+    so the decision path pays one append per entry. ``flush`` hands over the rest."""
+
+    def __init__(self, recorder: RunRecorder, batch: int = 512) -> None:
+        self._rec = recorder
+        self._batch = batch
+        self._pending: list[tuple] = []
+
+    def take(self, t: tuple) -> None:
+        self._pending.append(t)
+
+    def end_of_event(self) -> None:
+        if len(self._pending) >= self._batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        rid = self._rec.run_id
+        rows = [DecisionRow(run_id=rid, seq=seq, ts_ns=ts, strategy=strategy, market=market, action=action,
+                            reason=reason, passed=passed, inputs_json=inputs or {}, asset_id=asset_id or None)
+                for seq, ts, strategy, action, reason, passed, market, asset_id, inputs in self._pending]
+        self._pending = []
+        self._rec.writer.submit_many(rows)

@@ -86,8 +86,12 @@ class SimExecutionClient:
         self._push(due, _CANCEL, client_order_id)
 
     def on_book(self, asset_id: str, book: L2Book, now_ns: int) -> None:
-        self._advance(now_ns)
-        self._deliver(now_ns, self.engine.on_book(asset_id, book, now_ns))
+        actions = self._actions
+        if actions and actions[0][0] <= now_ns:
+            self._advance(now_ns)
+        reports = self.engine.on_book(asset_id, book, now_ns)
+        if reports:
+            self._deliver(now_ns, reports)
 
     def on_trade(self, trade: Trade, now_ns: int) -> None:
         self._advance(now_ns)

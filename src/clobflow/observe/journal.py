@@ -1,10 +1,12 @@
 """The decision journal: every decision with its reason code, in order.
 
-A ``JournalEntry`` is captured cheaply on the decision path (one Struct, appended) and handed to
-sinks: a JSON Lines file (deterministic bytes: fields in a fixed order, no wall-clock values,
-sequence numbers from the run) and, optionally, the SQL store's writer. Entries carry the
-engine's time (``ts_ns``: the simulated clock in a backtest), so the same recording and config
-give a byte-identical journal.
+An entry is captured cheaply on the decision path: one tuple in ``JournalEntry`` field order,
+appended. Sinks with a ``take(entry_tuple)`` method get the tuple as it is (the JSON Lines file:
+it encodes batches of them on its writer thread); any other sink is a callable given a
+``JournalEntry`` (built only when such a sink, or ``keep``, asks for one). The file's bytes are
+deterministic: fields in a fixed order, no wall-clock values, sequence numbers from the run.
+Entries carry the engine's time (``ts_ns``: the simulated clock in a backtest), so the same
+recording and config give a byte-identical journal.
 
 Actions: ``skip`` (a filter failed), ``signal``, ``risk_reject``, ``order`` (sent to
 execution), ``order_event`` (a transition of an order), ``fill``, ``settle``, ``halted`` (the
@@ -13,12 +15,14 @@ risk gate closed: kill switch or breaker; one line per halt) and ``resumed``, ``
 ``reason`` is a stable snake_case code.
 
 Writes: the caller (the kernel) marks the end of each event with ``end_of_event()``. A strategy's
-decision and its order happen inside one event, so the file sink writes at those marks (and for
-entries recording money at once), never between a decision and its order.
+decision and its order happen inside one event, so the file sink hands entries to its writer
+thread at those marks, never between a decision and its order; entries recording money are
+written through to the OS at once, on the caller's thread.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,13 +45,17 @@ class JournalEntry(msgspec.Struct, frozen=True, gc=False):
 
 
 Sink = Callable[[JournalEntry], None]
+EntryTuple = tuple[int, int, str, str, str, bool, str, str, "dict[str, Any] | None"]
+"""``(seq, ts_ns, strategy, action, reason, passed, market, asset_id, inputs)``: a
+``JournalEntry``'s fields in order (``JournalEntry(*t)`` builds one)."""
 
 
 class Journal:
     """Numbers and fans out entries. ``counts`` tallies (action, reason) pairs for reports."""
 
-    def __init__(self, sinks: list[Sink] | None = None, *, keep: bool = False) -> None:
+    def __init__(self, sinks: list[Any] | None = None, *, keep: bool = False) -> None:
         self._sinks: list[Sink] = []
+        self._takers: list[Callable[[EntryTuple], None]] = []
         self._ends: list[Callable[[], None]] = []
         for s in sinks or ():
             self.add_sink(s)
@@ -55,9 +63,14 @@ class Journal:
         self.counts: dict[tuple[str, str], int] = {}
         self.entries: list[JournalEntry] | None = [] if keep else None
 
-    def add_sink(self, sink: Sink) -> None:
-        """Add a sink; one with an ``end_of_event()`` method is told where events end."""
-        self._sinks.append(sink)
+    def add_sink(self, sink: Any) -> None:
+        """Add a sink: one with ``take(entry_tuple)`` gets tuples, any other callable gets
+        ``JournalEntry``s; one with an ``end_of_event()`` method is told where events end."""
+        take = getattr(sink, "take", None)
+        if callable(take):
+            self._takers.append(take)
+        else:
+            self._sinks.append(sink)
         end = getattr(sink, "end_of_event", None)
         if callable(end):
             self._ends.append(end)
@@ -82,16 +95,20 @@ class Journal:
         market: str = "",
         asset_id: str = "",
         inputs: dict[str, Any] | None = None,
-    ) -> JournalEntry:
-        self.seq += 1
-        e = JournalEntry(self.seq, ts_ns, strategy, action, reason, passed, market, asset_id, inputs)
+    ) -> None:
+        self.seq = seq = self.seq + 1
+        t = (seq, ts_ns, strategy, action, reason, passed, market, asset_id, inputs)
         key = (action, reason)
-        self.counts[key] = self.counts.get(key, 0) + 1
-        if self.entries is not None:
-            self.entries.append(e)
-        for s in self._sinks:
-            s(e)
-        return e
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
+        for take in self._takers:
+            take(t)
+        if self._sinks or self.entries is not None:
+            e = JournalEntry(*t)
+            if self.entries is not None:
+                self.entries.append(e)
+            for s in self._sinks:
+                s(e)
 
 
 DURABLE_ACTIONS = frozenset({"fill", "settle", "foreign_report"})
@@ -101,50 +118,118 @@ loses a recorded fill. (Fills arrive as execution reports, before any decision t
 PROMPT_ACTIONS = frozenset({"order", "risk_reject", "halted", "resumed", "adopt", "position_conflict"})
 """Entries written at the end of their event (``end_of_event``): after the order left."""
 
+_WRITE_SOON = DURABLE_ACTIONS | PROMPT_ACTIONS
+
 
 class JsonlJournalFile:
-    """A sink writing one JSON object per line. ``close()`` flushes and closes the file.
+    """A sink writing one JSON object per line. ``close()`` writes what is left and closes.
 
-    Buffered in memory: ``DURABLE_ACTIONS`` entries flush the buffer (and everything before them,
-    keeping the order) to the OS immediately; ``end_of_event()`` writes it when it holds a
-    ``PROMPT_ACTIONS`` entry or more than 1 MiB. Without ``end_of_event`` calls (a plain
-    ``Journal`` user) the buffer is also written when it passes 4 MiB.
+    Entries arrive as tuples (``take``) and wait in a list; a writer thread turns batches of
+    them into ``JournalEntry``s and JSON lines, so the decision path pays one append per entry.
+    ``end_of_event()`` hands the list to the thread when it holds a ``PROMPT_ACTIONS`` entry or
+    ``batch`` entries; without ``end_of_event`` calls (a plain ``Journal`` user) it is handed on
+    at ``4 * batch``. A ``DURABLE_ACTIONS`` entry is written through to the OS at once, on the
+    caller's thread, with everything before it (queued batches first: the file keeps the order).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, batch: int = 2048) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         self._enc = msgspec.json.Encoder()
-        self._buf = bytearray()
+        self._pending: list[EntryTuple] = []
         self._prompt = False
+        self._batch = batch
+        self._limit = 4 * batch
+        self._queue: list[list[EntryTuple]] = []  # handed over, not yet written (under _cond)
+        self._cond = threading.Condition()
+        self._write_lock = threading.Lock()  # one writer of the file at a time, batches in order
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def take(self, t: EntryTuple) -> None:
+        p = self._pending
+        p.append(t)
+        a = t[3]
+        if a in _WRITE_SOON:
+            if a in DURABLE_ACTIONS:
+                self.flush()
+            else:
+                self._prompt = True
+        elif len(p) >= self._limit:
+            self._hand_over()
 
     def __call__(self, e: JournalEntry) -> None:
-        self._enc.encode_into(e, self._buf, -1)
-        self._buf.extend(b"\n")
-        a = e.action
-        if a in DURABLE_ACTIONS:
-            self.flush()
-        elif a in PROMPT_ACTIONS:
-            self._prompt = True
-        elif len(self._buf) > 4 << 20:
-            self._f.write(self._buf)
-            self._buf.clear()
+        """The entry-sink form (``Journal.add_sink`` prefers ``take``)."""
+        self.take(msgspec.structs.astuple(e))  # type: ignore[arg-type]
 
     def end_of_event(self) -> None:
-        if self._prompt or len(self._buf) > 1 << 20:
-            self.flush()
+        if self._prompt or len(self._pending) >= self._batch:
+            self._hand_over()
 
     def flush(self) -> None:
+        """Write every entry taken so far through to the OS, on this thread."""
         self._prompt = False
-        self._f.write(self._buf)
-        self._buf.clear()
-        self._f.flush()
+        with self._write_lock:
+            with self._cond:
+                batches, self._queue = self._queue, []
+            if self._pending:
+                batches.append(self._pending)
+                self._pending = []
+            self._write(batches)
+            self._f.flush()
 
     def close(self) -> None:
-        if not self._f.closed:
-            self.flush()
-            self._f.close()
+        if self._f.closed:
+            return
+        if self._thread is not None:
+            with self._cond:
+                self._closing = True
+                self._cond.notify()
+            self._thread.join()
+        self.flush()
+        self._f.close()
+        if self._error is not None:
+            raise OSError(f"{self.path}: journal writer failed: {self._error}") from self._error
+
+    # -- the writer thread -------------------------------------------------------------------
+
+    def _hand_over(self) -> None:
+        self._prompt = False
+        if not self._pending:
+            return
+        with self._cond:
+            self._queue.append(self._pending)
+            self._cond.notify()
+        self._pending = []
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="clobflow-journal-writer", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+            with self._write_lock:
+                with self._cond:
+                    batches, self._queue = self._queue, []
+                try:
+                    self._write(batches)
+                    self._f.flush()
+                except (OSError, ValueError) as e:  # kept for close(); the caller's flush retries
+                    self._error = e
+                    with self._cond:
+                        self._queue[:0] = batches
+                    return
+
+    def _write(self, batches: list[list[EntryTuple]]) -> None:
+        entry = JournalEntry
+        for b in batches:
+            self._f.write(self._enc.encode_lines([entry(*t) for t in b]))
 
 
 def read_journal(path: str | Path, *, legacy_venue: str = "polymarket") -> list[JournalEntry]:

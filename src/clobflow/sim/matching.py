@@ -252,11 +252,12 @@ class MatchingEngine:
         if led:
             for key in [k for k, e in led.items() if book.level_size(k[0], k[1]) != e[0]]:
                 del led[key]
-        prev = self._top.get(asset_id)
-        self._top[asset_id] = (book.best_bid(), book.best_ask())
         orders = self._resting.get(asset_id)
         if not orders:
+            self._top.pop(asset_id, None)  # read only while orders rest; ``place`` records it
             return []
+        prev = self._top.get(asset_id)
+        self._top[asset_id] = (book.best_bid(), book.best_ask())
         infer = self.trade_inference and asset_id not in self._printed
         out: list[ExecutionReport] = []
         used: dict[tuple[int, int], int] = {}  # (side, price) -> inferred volume given to our orders

@@ -213,3 +213,9 @@ def to_params(row: msgspec.Struct) -> dict[str, Any]:
         TypeError: a field holds a float.
     """
     return {name: _value(name, getattr(row, name)) for name in row.__struct_fields__}
+
+
+def to_row(row: msgspec.Struct, fields: tuple[str, ...]) -> tuple[Any, ...]:
+    """``to_params(row)``'s values for ``fields``, as a tuple (for a driver's ``executemany``)."""
+    return tuple([_value(name, getattr(row, name)) for name in fields])
+

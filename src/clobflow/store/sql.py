@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, bindparam, exc, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, bindparam, exc, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -34,6 +34,7 @@ from clobflow.store.records import (
     SignalRow,
     TransitionRow,
     to_params,
+    to_row,
 )
 from clobflow.store.schema import decisions, fills, order_transitions, orders, positions, signals
 
@@ -141,10 +142,22 @@ def _differences(stored: dict[str, Any], new: dict[str, Any]) -> str:
 
 
 def _plain(table: Any) -> Callable[[Connection, list[Any]], None]:
-    stmt = insert(table)
+    """A plain multi-row INSERT of records whose fields are the table's columns. Straight to
+    the driver's ``executemany`` with one tuple per row: the values are ``to_params``'s (the
+    columns are integers, text and booleans, no type the ORM layer converts), and skipping the
+    per-row bind processing is most of a backtest's store cost (a row per decision)."""
+    sql: dict[tuple[type, str], str] = {}
 
     def write(conn: Connection, rows: list[Any]) -> None:
-        conn.execute(stmt, [to_params(r) for r in rows])
+        typ = type(rows[0])
+        fields = typ.__struct_fields__
+        key = (typ, conn.dialect.paramstyle)
+        stmt = sql.get(key)
+        if stmt is None:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            stmt = sql[key] = (f"INSERT INTO {table.name} ({', '.join(fields)}) "
+                               f"VALUES ({', '.join([mark] * len(fields))})")
+        conn.exec_driver_sql(stmt, [to_row(r, fields) for r in rows])
 
     return write
 

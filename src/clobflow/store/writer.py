@@ -196,6 +196,33 @@ class StoreWriter:
             if depth > self._max_depth:
                 self._max_depth = depth
 
+    def submit_many(self, records: Sequence[Record]) -> None:
+        """``submit`` each of ``records`` in order, taking the queue's lock once when they fit
+        (a backtest's decisions arrive in batches of hundreds). Same errors as ``submit``; on
+        ``StoreBackpressure`` the records before the refused one were accepted."""
+        for r in records:
+            if type(r) not in RECORD_TYPES:
+                raise TypeError(f"not a store record: {type(r).__name__}")
+        if self._state != "running":
+            raise StoreError(f"store writer is {self._state}, not running")
+        q = self._queue
+        n = len(records)
+        with q.not_full:
+            fits = q.maxsize - len(q.queue) >= n
+            if fits:
+                q.queue.extend(records)
+                q.unfinished_tasks += n
+                q.not_empty.notify(n)
+        if not fits:
+            for r in records:
+                self.submit(r)
+            return
+        depth = q.qsize()
+        with self._cond:
+            self._submitted += n
+            if depth > self._max_depth:
+                self._max_depth = depth
+
     def flush(self, timeout_s: float = 10.0) -> None:
         """Wait until every record submitted before this call is committed.
 
