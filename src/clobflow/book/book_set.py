@@ -107,8 +107,8 @@ class BookSet:
         # The books ``check_stale`` may have work for: every book that is not untrusted or has
         # a pending check (a superset). The timer then costs the few live books, not every book
         # ever followed (a backtest follows every market of its recording from the start).
-        self._watch: dict[str, TrackedBook] = {}
-        self._order: dict[str, int] = {}  # token -> when its book was created (walk order)
+        self._watch: dict[int, TrackedBook] = {}  # keyed by ``_order`` (the walk order)
+        self._order: dict[str, int] = {}  # token -> when its book was created
         self.resync: set[str] = set()
         self.counters: dict[str, int] = {
             "snapshots": 0,
@@ -155,8 +155,8 @@ class BookSet:
 
     def forget(self, asset_id: str) -> None:
         """Stop tracking a token (unsubscribed)."""
-        self._books.pop(asset_id, None)
-        self._watch.pop(asset_id, None)
+        if self._books.pop(asset_id, None) is not None:
+            self._watch.pop(self._order[asset_id], None)
         self.resync.discard(asset_id)
 
     def asset_ids(self) -> list[str]:
@@ -338,17 +338,12 @@ class BookSet:
         # Only a book that is not untrusted, or has a pending check, can change here. A pending
         # check is only set on a book being updated, which is not untrusted (``_transition`` put
         # it in ``_watch``), so an untrusted book without one can leave the watch.
-        for a in [a for a, tb in watch.items() if tb.state == UNTRUSTED and tb.pending is None]:
-            del watch[a]
-        # in the books' own order, as a walk over every book would go
-        books = self._books
-        if len(watch) * 4 >= len(books):
-            todo = [(a, tb) for a, tb in books.items() if a in watch]
-        elif len(watch) > 1:
-            todo = sorted(watch.items(), key=self._order_of)
-        else:
-            todo = list(watch.items())
-        for a, tb in todo:
+        for i in [i for i, tb in watch.items() if tb.state == UNTRUSTED and tb.pending is None]:
+            del watch[i]
+        # in the books' own order (creation), as a walk over every book would go
+        for i in sorted(watch) if len(watch) > 1 else list(watch):
+            tb = watch[i]
+            a = tb.book.asset_id
             if tb.pending is not None:
                 on_timer(tb, now_ns)
                 if tb.state != Trust.TRUSTED:
@@ -358,9 +353,6 @@ class BookSet:
                 self._transition(tb, Trust.SUSPECT, Reason.STALE, now_ns)
                 out.append(a)
         return out
-
-    def _order_of(self, item: tuple[str, TrackedBook]) -> int:
-        return self._order[item[0]]
 
     # -- trust moves (for the checker) -------------------------------------------------------
 
@@ -390,7 +382,7 @@ class BookSet:
                 state = Trust.SUSPECT
                 reason = CROSSED
         if state != UNTRUSTED:
-            self._watch[tb.book.asset_id] = tb
+            self._watch[self._order[tb.book.asset_id]] = tb
         if state != tb.state or reason != tb.reason:
             tb.state = state
             tb.reason = reason

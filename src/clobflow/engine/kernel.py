@@ -25,8 +25,8 @@ store rows).
 
 There is no ``await`` and no write syscall between a strategy's decision and its order: order
 rows are journaled after ``execution.submit``, a journal entry is a tuple appended, and the
-journal file hands its entries to its writer thread at the end of the event (fills and
-settlements are written through at once).
+journal file writes at the end of the event (fills and settlements are written through at once;
+bulk entries are encoded on its writer thread).
 
 Order ids are ``{run tag}-{strategy}-{n}``: unique across runs sharing one store (the tag comes
 from the run id), numbered per run, and deterministic for a backtest (whose run id is a hash of
@@ -313,11 +313,12 @@ class Kernel:
         self.journal.end_of_event()
 
     def _sample(self, now: int) -> None:
-        self.portfolio.sample(now)
-        exposure = self.portfolio.total_exposure()
+        portfolio = self.portfolio
+        portfolio.sample(now)
+        exposure = portfolio.total_exposure()
         if exposure > self.max_exposure:
             self.max_exposure = exposure
-        equity = self.portfolio.equity()
+        equity = portfolio.curve[-1].equity  # = equity(): sample() leaves the current point last
         for risk in self.risk.values():
             risk.kill_switch.update(equity, now)  # a trip flips the gate: -> one ``halted`` line
 
