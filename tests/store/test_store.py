@@ -226,6 +226,21 @@ def test_floats_are_refused(store: Store) -> None:
         store.open_position(run, "s", "m1", "backtest", "a1", 1.5, 0, T0)  # type: ignore[arg-type]
 
 
+def test_plain_inserts_convert_like_every_other_write(store: Store) -> None:
+    """Decisions go straight to the driver's executemany: a float is still refused (nothing of
+    the batch written), inputs are stored as the same sorted JSON text, booleans and None as the
+    ORM wrote them."""
+    run = start_run(store)
+    with pytest.raises(TypeError, match="floats"):
+        store.record_decisions([decision(run, 0), decision(run, 1, ts_ns=T0 + 0.5)])
+    assert store.decisions(run) == []
+    store.record_decisions([decision(run, 0, inputs_json={"z": 1, "a": [0.25, None], "m": "é"}),
+                            decision(run, 1, asset_id=None)])
+    got = store.decisions(run)
+    assert [(d["seq"], d["passed"], d["asset_id"]) for d in got] == [(0, True, "a1"), (1, False, None)]
+    assert got[0]["inputs_json"] == '{"a":[0.25,null],"m":"é","z":1}'
+
+
 def _float_fill(run: str) -> FillRow:
     f = fill(run, "o1", "f1")
     return FillRow(**{**{k: getattr(f, k) for k in f.__struct_fields__}, "price": 0.48})

@@ -215,7 +215,13 @@ def to_params(row: msgspec.Struct) -> dict[str, Any]:
     return {name: _value(name, getattr(row, name)) for name in row.__struct_fields__}
 
 
-def to_row(row: msgspec.Struct, fields: tuple[str, ...]) -> tuple[Any, ...]:
-    """``to_params(row)``'s values for ``fields``, as a tuple (for a driver's ``executemany``)."""
-    return tuple([_value(name, getattr(row, name)) for name in fields])
+_PLAIN = frozenset({int, str, bool, type(None)})  # stored as they are (``_value`` returns them)
+
+
+def to_row(row: msgspec.Struct) -> tuple[Any, ...]:
+    """``to_params(row)``'s values in field order, as a tuple (for a driver's ``executemany``):
+    the plain values as they are, every other one (a ``_json`` field's object, an enum, a
+    float to refuse) through the same conversion."""
+    vals = msgspec.structs.astuple(row)
+    return tuple([v if type(v) in _PLAIN else _value(n, v) for n, v in zip(row.__struct_fields__, vals)])
 

@@ -157,7 +157,7 @@ def _plain(table: Any) -> Callable[[Connection, list[Any]], None]:
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             stmt = sql[key] = (f"INSERT INTO {table.name} ({', '.join(fields)}) "
                                f"VALUES ({', '.join([mark] * len(fields))})")
-        conn.exec_driver_sql(stmt, [to_row(r, fields) for r in rows])
+        conn.exec_driver_sql(stmt, [to_row(r) for r in rows])
 
     return write
 
