@@ -66,7 +66,7 @@ def run_backtest(
     venue_clock = VenueTimeClock(recv_clock)
     # Market time only moves between frames (receive time is the frame's), so the kernel reads
     # a plain clock set once per frame from the venue-time rule, not the rule at every read.
-    clock = SimClock(venue_clock.now_ns())
+    clock = _FrameClock(venue_clock.now_ns())
     # the venue's parser and integrity checker, as live (datasets hold its market channel)
     books = registry.book_set(config.feed.venue, trust_policy(config))
     parser = registry.parser(config.feed.venue, "market")
@@ -84,15 +84,13 @@ def run_backtest(
         step = max(1, total // 200)
         observe = venue_clock.observe
         market_now = venue_clock.now_ns
-        set_now = clock.set
         for i, fr in enumerate(frames):
             ts = fr.ts_recv_ns
             recv_clock.set(ts)
             events = parse(fr.frame, ts)
             for ev in events:
                 observe(getattr(ev, "ts_venue_ns", 0))
-            now = market_now()
-            set_now(now)
+            clock.now = now = market_now()
             process_due(now)
             for ev in events:
                 on_event(ev, on_book_event(ev))
@@ -106,6 +104,20 @@ def run_backtest(
         if recorder is not None:
             recorder.close(kernel, clock.now_ns())
     return BacktestResult(run_id, kernel, journal_path, len(frames), dict(parser.rejects), len(dataset.markets))
+
+
+class _FrameClock:
+    """The kernel's clock in a backtest: the market time of the current frame, as the loop set
+    it. Unlike ``SimClock`` it follows the venue-time rule back once: the first venue timestamp
+    re-bases market time (a recording's receive times can be later than its venue's times)."""
+
+    __slots__ = ("now",)
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def now_ns(self) -> int:
+        return self.now
 
 
 def _open_store(config: AppConfig, out: Path, run_id: str, store_url: str | None) -> RunRecorder:
