@@ -59,7 +59,7 @@ def _market(cid: str, yes: str, no: str) -> BinaryMarket:
 MARKET = _market("0xbench", YES, NO)
 
 
-def setup(journal_path: Path, markets: list[BinaryMarket], min_imbalance: float = 0.3):
+def setup(journal_path: Path, markets: list[BinaryMarket], min_imbalance: float = 0.3, threaded: bool = True):
     # generous limits so the strategy keeps evaluating and trades whenever it signals
     cfg = parse_config({
         "engine": {"mode": "backtest", "starting_cash_usd": 10_000_000},
@@ -70,7 +70,7 @@ def setup(journal_path: Path, markets: list[BinaryMarket], min_imbalance: float 
     })
     clock = SimClock(T0)
     books = registry.book_set("polymarket", trust_policy(cfg))  # with the venue's checks, as live
-    jfile = JsonlJournalFile(journal_path)
+    jfile = JsonlJournalFile(journal_path, threaded=threaded)  # live: a writer thread; a backtest: in place
     journal = Journal([jfile])
     k = build_kernel(cfg, mode="backtest", run_id="backtest-bench", clock=clock, books=books, journal=journal,
                      recorder=None)
@@ -180,7 +180,7 @@ def run_latency(markets, setup_frames, frames, tmp: Path):
 
 
 def run_throughput(frames, setup_frames, tmp: Path):
-    k, clock, books, jfile = setup(tmp / "thr.jsonl", [MARKET])
+    k, clock, books, jfile = setup(tmp / "thr.jsonl", [MARKET], threaded=False)
     parser = MarketParser()
     for f in setup_frames:
         for ev in parser.parse(f, T0):

@@ -8,6 +8,7 @@ import sys
 import time
 
 import msgspec
+import pytest
 
 from clobflow.observe.journal import Journal, JsonlJournalFile, read_journal
 
@@ -132,11 +133,13 @@ def _entries(n: int) -> list[tuple]:
     return out
 
 
-def test_the_writer_thread_writes_what_entry_by_entry_encoding_wrote(tmp_path):
+@pytest.mark.parametrize("threaded", [True, False])
+def test_the_writer_thread_writes_what_entry_by_entry_encoding_wrote(tmp_path, threaded):
     """The file is byte for byte the per-entry JSON encoding of the entries, in order, with
-    batches handed to the writer thread at event ends, at the size limit, and flushed by fills."""
+    batches handed to the writer thread (or encoded in place) at event ends, at the size limit,
+    and written through by prompt entries and fills."""
     path = tmp_path / "j.jsonl"
-    f = JsonlJournalFile(path, batch=8)
+    f = JsonlJournalFile(path, batch=8, threaded=threaded)
     j = Journal([f], keep=True)
     for i, (ts, s, a, r, p, m, asset, inputs) in enumerate(_entries(3000)):
         j.record(ts, s, a, r, passed=p, market=m, asset_id=asset, inputs=inputs)

@@ -56,7 +56,7 @@ def run_backtest(
     out.mkdir(parents=True, exist_ok=True)
     run_id = run_id_for(config, "backtest", dataset.name, None)
     journal_path = out / "journal.jsonl"
-    jfile = JsonlJournalFile(journal_path)
+    jfile = JsonlJournalFile(journal_path, threaded=False)  # nothing waits on a backtest's decisions
     journal = Journal([jfile])
     recorder = _open_store(config, out, run_id, store_url) if store else None
     if recorder is not None:
