@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from clobflow.core.events import BookSnapshot, MarketResolved, PriceChange
+from clobflow.engine import registry
 from clobflow.recorder.embedded import DuckDBSink
 from clobflow.recorder.frames import RawFrame
 from clobflow.recorder.markets_log import read_markets
@@ -237,3 +238,112 @@ def test_rebuild_from_raw_equals_the_live_tables(tmp_path, ds):
     finally:
         live.close()
         again.close()
+
+
+def record_fed(root, frames, markets, *, sinks=None, **kw) -> Recorder:
+    """What ``record`` does: each frame, then the events the feed parsed from it (qualified ids,
+    as the live feed's parser makes them), through ``events_hook``; no parser of its own."""
+    rec = Recorder(root, sinks if sinks is not None else [DuckDBSink(root)], health_interval_s=0,
+                   checkers=registry.recorded_checkers(), **kw)
+    hook = rec.events_hook("polymarket", "market")
+    rec.start()
+    rec.on_markets(markets, ts_ns=frames[0].ts_recv_ns - 1)
+    parser = MarketParser("polymarket")
+    for fr in frames:
+        rec.on_raw(fr.frame, fr.ts_recv_ns, 0)
+        events = parser.parse(fr.frame, fr.ts_recv_ns)
+        if events:
+            hook(events)
+    return rec
+
+
+def test_fed_events_give_the_same_tables_as_parsing_the_frames(tmp_path, ds):
+    """One parse per frame: the tables derived from the feed's own events (qualified ids) equal,
+    row for row and in order, those of the recorder parsing the frames itself, and a rebuild
+    from the raw files; feed status lists in between change nothing."""
+    from clobflow.core.events import FeedStatus
+    from clobflow.engine.record import rebuild_tables
+
+    frames = ds.frames[:6000]
+    fed = record_fed(tmp_path / "fed", frames, ds.markets[:8], snapshot_interval_s=30)
+    fed.close()
+    parsed = Recorder(tmp_path / "parsed", [DuckDBSink(tmp_path / "parsed")], parsers=PARSERS, health_interval_s=0,
+                      checkers=registry.recorded_checkers(), snapshot_interval_s=30).start()
+    parsed.on_markets(ds.markets[:8], ts_ns=frames[0].ts_recv_ns - 1)
+    for fr in frames:
+        parsed.on_raw(fr.frame, fr.ts_recv_ns, 0)
+    parsed.close()
+    rebuilt = DuckDBSink(tmp_path / "rebuilt.duckdb")
+    rebuild_tables(tmp_path / "fed", [rebuilt], snapshot_interval_s=30)
+    a, b = DuckDBSink(tmp_path / "fed"), DuckDBSink(tmp_path / "parsed")
+    try:
+        for table, cls in TABLES.items():
+            q = f"SELECT {', '.join(cls.__struct_fields__)} FROM {table} ORDER BY rowid"
+            assert a.query(q) == b.query(q) == rebuilt.query(q), table
+        assert fed.stats()["rows"] == parsed.stats()["rows"]
+        assert (fed.stats()["parsed_frames"], parsed.stats()["parsed_frames"]) == (0, 6000)
+        assert fed.stats()["rows"]["orderbook_deltas"] > 6000 and fed.stats()["parser_rejects"] == {}
+        periodic = a.query("SELECT count(*) FROM orderbook_snapshots WHERE source = 'periodic'")[0][0]
+        assert periodic > 0
+        assert a.query("SELECT count(*) FROM orderbook_deltas WHERE asset_id LIKE 'POLYMARKET:%'") == [(0,)]
+    finally:
+        for s in (a, b, rebuilt):
+            s.close()
+    # the feed's own status events between frames are not the venue's: no rows, no book changes
+    sink = ListSink()
+    rec = Recorder(tmp_path / "st", [sink], health_interval_s=0, snapshot_interval_s=0)
+    hook = rec.events_hook()
+    rec.start()
+    parser = MarketParser("polymarket")
+    for fr in frames[:500]:
+        rec.on_raw(fr.frame, fr.ts_recv_ns, 0)
+        hook(parser.parse(fr.frame, fr.ts_recv_ns))
+        hook([FeedStatus(("POLYMARKET:x",), "reconnecting", "test", fr.ts_recv_ns)])
+    rec.close()
+    expected = sum(len(ev.changes) for fr in frames[:500] for ev in MarketParser().parse(fr.frame, fr.ts_recv_ns)
+                   if type(ev) is PriceChange)
+    assert len(sink.rows["orderbook_deltas"]) == rec.stats()["rows"]["orderbook_deltas"] == expected
+
+
+def test_events_of_a_dropped_frame_are_dropped_with_it(tmp_path, ds):
+    """The queue bound counts frames (their events ride along): with room for 100 frames, the
+    first 100 frames and exactly their rows are kept; the 50 dropped frames add no rows."""
+    frames = ds.frames[:150]
+    sink = ListSink()
+    rec = Recorder(tmp_path, [sink], queue_max=100, health_interval_s=0, snapshot_interval_s=0)
+    hook = rec.events_hook()
+    parser = MarketParser("polymarket")
+    for fr in frames:  # the writer is not started: nothing leaves the queue
+        rec.on_raw(fr.frame, fr.ts_recv_ns, 0)
+        hook(parser.parse(fr.frame, fr.ts_recv_ns))
+    st = rec.stats()
+    assert st["drops"]["queue_full"] == 50 and st["queue_depth"] == 100
+    rec.close()
+    bare = MarketParser()
+    expected = sum(len(ev.changes) for fr in frames[:100] for ev in bare.parse(fr.frame, fr.ts_recv_ns)
+                   if type(ev) is PriceChange)
+    assert len(sink.rows["orderbook_deltas"]) == expected > 100
+    assert [f.frame for f in iter_raw(tmp_path)] == [f.frame for f in frames[:100]]
+    late = Recorder(tmp_path / "late", [], parsers=PARSERS, health_interval_s=0)
+    late.builder.add_frame(frames[0].frame, frames[0].ts_recv_ns, "polymarket", "market")
+    with pytest.raises(RuntimeError, match="already has frames"):
+        late.events_hook()  # a stream parsed so far cannot switch to fed (rows would double)
+
+
+def test_overload_skips_the_events_of_the_skipped_frames(tmp_path, ds):
+    frames = ds.frames[:2000]
+    sink = ListSink()
+    rec = Recorder(tmp_path, [sink], derive_backlog_max=500, snapshot_interval_s=0, health_interval_s=0,
+                   log=lambda _: None)
+    hook = rec.events_hook()
+    parser = MarketParser("polymarket")
+    for fr in frames:  # queued before the writer runs: one cycle sees all 2000 and their events
+        rec.on_raw(fr.frame, fr.ts_recv_ns, 0)
+        hook(parser.parse(fr.frame, fr.ts_recv_ns))
+    rec.start().close()
+    st = rec.stats()
+    assert st["acked"] == 2000 and st["derive_skipped"] == 1750
+    bare = MarketParser()
+    expected = sum(len(ev.changes) for fr in frames[-250:] for ev in bare.parse(fr.frame, fr.ts_recv_ns)
+                   if type(ev) is PriceChange)
+    assert len(sink.rows["orderbook_deltas"]) == expected

@@ -292,3 +292,20 @@ def test_changed_struct_is_caught_not_ignored(open_sink: Callable[[str], ClickHo
             drift.ensure_tables()
     finally:
         drift.command(f"DROP DATABASE IF EXISTS `{db}`")
+
+
+def test_delta_batches_of_events_arrive_as_their_rows(sink: ClickHouseSink) -> None:
+    """The recorder hands ``orderbook_deltas`` over as events (``DeltaRows``): ClickHouse gets
+    the rows they stand for, bare ids and all, like any sequence of rows."""
+    from clobflow.core.events import LevelChange, PriceChange, Side
+    from clobflow.recorder.batches import DeltaRows
+
+    batch = DeltaRows()
+    for i in range(3):
+        batch.add("polymarket", PriceChange("POLYMARKET:0xm", (
+            LevelChange("POLYMARKET:tok", Side.BUY, 10_000 * i, i, 490_000, None, NASTY[i]),
+            LevelChange("tok2", Side.SELL, 20_000, 0)), DAY2_FIRST_NS + i, DAY2_FIRST_NS + i))
+    sink.write("orderbook_deltas", batch)
+    assert sink.count("orderbook_deltas") == len(batch) == 6
+    assert read_back(sink, "orderbook_deltas") == sorted(batch.rows(), key=_key)
+    assert {r.asset_id for r in batch.rows()} == {"tok", "tok2"} and {r.market for r in batch.rows()} == {"0xm"}

@@ -12,6 +12,11 @@ Map:
 - Every parsed event goes to the ``BookSet`` synchronously inside the client's callback; then
   ``on_update(asset_id, event)`` is called for each token whose book changed. No ``await`` sits
   between a frame arriving and its consumer being told.
+- Hooks: ``on_raw(text, ts_recv_ns, conn_id)`` gets each frame before it is parsed;
+  ``on_parsed(events)`` each delivery's whole event list once the books applied it: a frame's
+  events right after that frame's ``on_raw`` (the recorder derives its tables from them), or a
+  list of the client's own ``FeedStatus`` events; ``before_events(events)`` the same lists
+  before the books; ``on_event(event, touched)`` each event after it was applied.
 - Discovery diffs add and remove subscriptions; a failed refresh keeps the current set.
 
 Clocks: ``clock`` (local) stamps receipt and judges staleness; ``venue_clock`` (the provider's:
@@ -53,6 +58,7 @@ class MarketFeed:
         on_diff: Callable[[InstrumentDiff], None] | None = None,
         on_event: Callable[[object, tuple[str, ...]], None] | None = None,
         before_events: Callable[[list], None] | None = None,
+        on_parsed: Callable[[list], None] | None = None,
         clock: LiveClock | None = None,
     ) -> None:
         self.config = config
@@ -68,6 +74,7 @@ class MarketFeed:
         self._on_diff = on_diff
         self._on_event = on_event
         self._before_events = before_events
+        self._on_parsed = on_parsed
         self.data = adapter.market_data(config, self._on_events, on_raw, self.clock)
         if adapter.instruments is None:
             raise FeedStartError(f"venue {self.venue!r} has no instrument provider to discover markets with")
@@ -137,6 +144,8 @@ class MarketFeed:
                     on_update(asset, ev)
             if on_event is not None:
                 on_event(ev, touched)
+        if self._on_parsed is not None:
+            self._on_parsed(events)
         if books.resync:
             self._request_resnapshot()
 

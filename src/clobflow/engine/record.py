@@ -2,10 +2,12 @@
 
 The composition behind ``clobflow record``. The feed discovers markets and streams them as for
 ``watch``; its ``on_raw`` hook hands every frame, untouched, to the recorder before it is
-parsed, and its ``on_diff`` hook gives the recorder each discovery change (before the new
-markets' subscriptions go out, so a market is logged before its first frame). The recorder
-gets the venues' parsers for its derived tables from the registry (``recorder/`` never
-imports a venue), and the Binance spot feed is built by the registry like any venue.
+parsed, its ``on_parsed`` hook hands the recorder that frame's events (the tables are derived
+from the feed's own parse: one parse per frame), and its ``on_diff`` hook gives the recorder
+each discovery change (before the new markets' subscriptions go out, so a market is logged
+before its first frame). The recorder gets the venues' parsers (for streams nothing parses for
+it) and integrity checkers from the registry (``recorder/`` never imports a venue), and the
+Binance spot feed is built by the registry like any venue.
 
 Stopping (signal, ``duration_s`` or the ``stop`` event): the feed stops first, so no frame
 arrives afterwards, then ``Recorder.close`` drains the queue: every frame received before the
@@ -60,7 +62,7 @@ class RecordConfig:
     health_interval_s: float = 10.0
     rotate_mb: float = 64.0
     queue_max: int = 100_000
-    batch_max: int = 1000
+    batch_max: int = 20_000  # rows per insert at most (or batch_ms)
     batch_ms: float = 200.0
     tables: bool = True  # False: raw files and market log only (rebuild the tables later)
     clickhouse_url: str | None = None  # also write the tables to ClickHouse (clickhouse://, chdb://)
@@ -79,7 +81,8 @@ def open_recorder(config: RecordConfig, *, log: Callable[[str], Any] = print,
     sinks = []
     if config.tables:
         try:
-            sinks.append(DuckDBSink(config.out))
+            # One thread: the recorder's inserts are serial, and DuckDB's pool only adds CPU to them.
+            sinks.append(DuckDBSink(config.out, threads=1))
         except (duckdb.Error, OSError) as exc:
             raise RecordStartError(f"cannot open the table store in {config.out}: {exc}") from None
         if config.clickhouse_url:
@@ -97,6 +100,19 @@ def open_recorder(config: RecordConfig, *, log: Callable[[str], Any] = print,
         log=log, connection_states=connection_states, rotate_mb=config.rotate_mb,
     )
     return rec.start()
+
+
+def recording_feed(config: RecordConfig, rec: Recorder) -> MarketFeed:
+    """The ``MarketFeed`` of ``config.feed`` wired to ``rec``: every frame (``on_raw``), its
+    parsed events for the tables (``on_parsed``: one parse per frame, the feed's own) and every
+    discovery change (``on_diff``). Build it before the first frame reaches ``rec``."""
+
+    def on_diff(diff: InstrumentDiff) -> None:
+        rec.on_markets(list(diff.added) + list(diff.changed), diff.removed)
+
+    # rec.on_raw records the feed's frames as polymarket/market: the events go to that stream
+    on_parsed = rec.events_hook("polymarket", "market") if config.tables else None
+    return MarketFeed(config.feed, on_raw=rec.on_raw, on_diff=on_diff, on_parsed=on_parsed)
 
 
 def connection_summary(feed: MarketFeed) -> str:
@@ -140,10 +156,7 @@ async def run_record(config: RecordConfig, *, duration_s: float | None = None,
             lambda events, conn: rec.on_spot_rows(spot_rows(events, "binance")),
             lambda text, ts, conn: rec.on_raw(text, ts, conn, venue="binance", channel="trade"), None)
 
-    def on_diff(diff: InstrumentDiff) -> None:
-        rec.on_markets(list(diff.added) + list(diff.changed), diff.removed)
-
-    feed = MarketFeed(config.feed, on_raw=rec.on_raw, on_diff=on_diff)
+    feed = recording_feed(config, rec)
     try:
         try:
             await feed.start()
@@ -201,11 +214,12 @@ def rebuild_tables(root: str | Path, sinks: list[TableSink], *, snapshot_interva
 
     def drain(force: bool) -> None:
         for table in TABLES:
-            if builder.rows[table] and (force or len(builder.rows[table]) >= batch_rows):
+            n = builder.pending(table)
+            if n and (force or n >= batch_rows):
                 rows = builder.take(table)
                 for s in sinks:
                     s.write(table, rows)
-                counts[table] += len(rows)
+                counts[table] += n
 
     logs = sorted(Path(root, "markets").glob("*.jsonl"))
     entries = sorted(((e.discovered_ns, p.stem, e.market) for p in logs for e in iter_market_log(p)),

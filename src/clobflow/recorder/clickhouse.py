@@ -21,7 +21,7 @@ nothing here is thread-safe.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -257,8 +257,8 @@ class ClickHouseSink:
                     f"{TABLES[table].__name__} needs {want}; drop and rebuild it or ALTER it to match"
                 )
 
-    def write(self, table: str, rows: list[msgspec.Struct]) -> None:
-        """Append ``rows`` (row Structs of ``table``) as one insert; durable on return.
+    def write(self, table: str, rows: Sequence[msgspec.Struct]) -> None:
+        """Append ``rows`` (row Structs of ``table``, any sequence) as one insert; durable on return.
 
         An empty list is a no-op. Raises: ValueError (unknown table, or a value that does not
         fit its column -- nothing is written), TypeError (a row of another type), Retryable
@@ -268,6 +268,7 @@ class ClickHouseSink:
             raise ValueError(f"unknown table {table!r}; known: {sorted(TABLES)}")
         if not rows:
             return
+        rows = list(rows)  # a DeltaRows (recorder.batches) builds its rows here
         codec = self._codecs[table]
         data = codec.encode(rows)
         with self._calls(f"insert into {table}"):

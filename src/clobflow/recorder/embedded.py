@@ -20,6 +20,13 @@ inserted with one ``INSERT ... SELECT ... FROM read_json(...)`` with explicit co
 ~110-150k rows/s in batches of 1,000 and ~190k in batches of 20,000 (a fixed ~3 ms per
 statement). A dict of NumPy arrays scans ~1.35x faster per CPU-second, but NumPy (like Arrow)
 is not a declared dependency.
+
+``orderbook_deltas`` batches arrive as ``DeltaRows`` (``batches``): the ``PriceChange`` events
+themselves are encoded (one line per event, its level changes nested) and SQL unnests them into
+rows, maps the side and strips venue qualifiers from ids (the TEMP macro ``clobflow_raw_id``,
+``core.ids.raw`` in SQL). No Python object is built per row: ~2.6 µs per row in all (encode +
+insert) against ~4 through row Structs. Rows keep message order (DuckDB preserves insertion
+order; ``test_embedded`` checks it against ``DeltaRows.rows()``).
 """
 
 from __future__ import annotations
@@ -28,12 +35,15 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import msgspec
 
+from clobflow.core import ids
+from clobflow.recorder.batches import SIDE_NAMES, DeltaRows
 from clobflow.recorder.tables import TABLES
 
 DB_FILE = "tables.duckdb"
@@ -53,6 +63,34 @@ def _sql_type(t: msgspec.inspect.Type) -> tuple[str, bool]:
     elif type(t) in _SCALAR:
         return _SCALAR[type(t)], False
     raise TypeError(f"no DuckDB type for {t!r}")
+
+
+# The JSON of a PriceChange (core.events), as msgspec encodes it; LevelChange.side is an int.
+_PRICE_CHANGE_JSON = (
+    "market: 'VARCHAR', ts_venue_ns: 'BIGINT', ts_recv_ns: 'BIGINT', changes: 'STRUCT(asset_id VARCHAR, "
+    "side INTEGER, price BIGINT, size BIGINT, best_bid BIGINT, best_ask BIGINT, hash VARCHAR)[]'"
+)
+_RAW_ID_MACRO = (  # core.ids.raw: a venue part is [A-Z0-9_]+ ended by the first ':'
+    "CREATE OR REPLACE TEMP MACRO clobflow_raw_id(x) AS "
+    "CASE WHEN regexp_matches(x, '^[A-Z0-9_]+:') THEN substr(x, strpos(x, ':') + 1) ELSE x END"
+)
+
+
+def _delta_insert_sql() -> str:
+    """Parameters: $1 the JSON file, $2 the venue, $3 its id prefix (``POLYMARKET:``)."""
+    side = " ".join(f"WHEN {int(k)} THEN '{v}'" for k, v in SIDE_NAMES.items())
+    names = ", ".join(n for n, _, _ in table_columns(TABLES["orderbook_deltas"]))
+
+    def raw(x: str) -> str:  # ids.raw; the prefix test first: the regex costs ~0.3 us a row
+        return (f"CASE WHEN starts_with({x}, $3) THEN substr({x}, length($3) + 1) "
+                f"WHEN strpos({x}, ':') = 0 THEN {x} ELSE clobflow_raw_id({x}) END")
+
+    return (
+        f"INSERT INTO orderbook_deltas ({names}) SELECT ts_recv_ns, ts_venue_ns, $2, {raw('market')}, "
+        f"{raw('c.asset_id')}, CASE c.side {side} END, c.price, c.size, c.best_bid, c.best_ask, c.hash "
+        f"FROM (SELECT ts_recv_ns, ts_venue_ns, market, unnest(changes) AS c FROM read_json($1, "
+        f"format='newline_delimited', columns={{{_PRICE_CHANGE_JSON}}}))"
+    )
 
 
 def table_columns(cls: type[msgspec.Struct]) -> list[tuple[str, str, bool]]:
@@ -97,6 +135,8 @@ class DuckDBSink:
                 f"INSERT INTO {table} ({names}) SELECT {names} FROM read_json($1, "
                 f"format='newline_delimited', columns={{{types}}})"
             )
+        self._delta_events_sql = _delta_insert_sql()
+        self._con.execute(_RAW_ID_MACRO)
         self.rows_written = dict.fromkeys(TABLES, 0)
         self.closed = False
         self.ensure_tables()
@@ -106,11 +146,14 @@ class DuckDBSink:
             for table in TABLES:
                 self._con.execute(create_table_sql(table))
 
-    def write(self, table: str, rows: list[msgspec.Struct]) -> None:
-        """Append ``rows`` (row Structs of ``table``) in one transaction."""
+    def write(self, table: str, rows: Sequence[msgspec.Struct]) -> None:
+        """Append ``rows`` (row Structs of ``table``, or a ``DeltaRows``) in one transaction."""
         if not rows:
             return
         sql = self._inserts[table]  # KeyError for an unknown table, before any I/O
+        if type(rows) is DeltaRows and table == "orderbook_deltas":
+            self._write_delta_events(rows)
+            return
         asdict = msgspec.structs.asdict
         data = self._enc.encode_lines([asdict(r) for r in rows])
         with self._lock:
@@ -118,6 +161,25 @@ class DuckDBSink:
                 fh.write(data)
             self._con.execute(sql, [self._tmp])
             self.rows_written[table] += len(rows)
+
+    def _write_delta_events(self, rows: DeltaRows) -> None:
+        data = [(venue, self._enc.encode_lines(events)) for venue, events in rows.parts]
+        with self._lock:
+            con, many = self._con, len(data) > 1
+            if many:
+                con.execute("BEGIN TRANSACTION")
+            try:
+                for venue, lines in data:
+                    with open(self._tmp, "wb") as fh:
+                        fh.write(lines)
+                    con.execute(self._delta_events_sql, [self._tmp, venue, ids.prefix(venue)])
+                if many:
+                    con.execute("COMMIT")
+            except BaseException:
+                if many:
+                    con.execute("ROLLBACK")
+                raise
+            self.rows_written["orderbook_deltas"] += len(rows)
 
     def count(self, table: str) -> int:
         if table not in TABLES:

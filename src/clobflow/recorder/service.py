@@ -5,15 +5,21 @@ Map:
   and only appends a tuple to a bounded deque (O(1), never blocks). A full queue (or a closed
   recorder) drops the frame and counts it by reason: drops are never silent.
 - One writer thread drains the queue in cycles (woken every ``batch_ms`` or when
-  ``batch_max`` frames wait). Each cycle first writes *every* queued frame to the raw files
+  1,000 frames wait). Each cycle first writes *every* queued frame to the raw files
   and sync-flushes them (``RawFrameWriter``), counting them ``acked``; then it derives rows
-  from the frames written (``TableBuilder``: its own parser and books) for at most
-  ``batch_ms``, and appends rows to every sink once a table has ``batch_max`` rows or its
-  oldest row waited ``batch_ms``.
-- Deriving costs ~10x writing raw. Frames written but not yet derived wait in a backlog, so
-  a burst never holds back the raw path; past ``derive_backlog_max`` frames the oldest are
+  from the frames written (``TableBuilder``) for at most ``batch_ms``, and appends rows to
+  every sink once a table has ``batch_max`` rows or its oldest row waited ``batch_ms``.
+- One parse per frame: a stream whose frames the live feed parses anyway (its books need
+  them) is *fed*: ``events_hook(venue, channel)`` returns the callable the feed calls with
+  each frame's events right after ``on_raw`` took that frame (O(1): the list is queued behind
+  its frame, or dropped with it). Other streams' frames are parsed on the writer thread with
+  the ``parsers`` given (e.g. frames offered without a feed). The rows are the same either way.
+- Deriving costs more than writing raw. Frames written but not yet derived wait in a backlog,
+  so a burst never holds back the raw path; past ``derive_backlog_max`` frames the oldest are
   not derived (counted in ``derive_skipped``, books untrusted until their next venue
   snapshot): under overload the derived tables get a counted gap, never the raw files.
+- Rows leave in batches (``batches``; ``orderbook_deltas`` as the events themselves) through
+  an ``Outbox`` (``outbox``) to every sink.
 - ``on_markets``/``on_spot_rows``/``flush``/``close`` travel through the same queue, so they
   are handled in order with the frames around them.
 - Every ``health_interval_s`` the writer logs one health line.
@@ -21,7 +27,7 @@ Map:
 Failures: a raw write error (disk full) is retried with backoff and the batch kept, so frames
 are never acked unwritten; meanwhile the queue fills and further frames are dropped, counted.
 A sink error keeps that sink's rows and retries them; past ``max_pending_rows`` per table the
-oldest rows are dropped and counted (they are derived data: rebuildable from the raw files).
+oldest batches are dropped and counted (they are derived data: rebuildable from the raw files).
 """
 
 from __future__ import annotations
@@ -37,12 +43,13 @@ from clobflow.core.markets import BinaryMarket
 from clobflow.recorder.frames import RawFrame
 from clobflow.recorder.markets_log import MarketLog
 from clobflow.recorder.normalize import Parser, TableBuilder, TopOfBookHook
+from clobflow.recorder.outbox import Outbox
 from clobflow.recorder.raw_writer import RawFrameWriter
 from clobflow.recorder.sink import TableSink
 from clobflow.recorder.tables import TABLES, SpotPriceRow
 
 _DRAIN_MAX = 20_000  # frames per cycle: bounds one raw batch and the memory it holds
-_RETRY_S = 1.0
+_WAKE_FRAMES = 1_000  # frames waiting that wake the writer before batch_ms
 _CLOSING_TRIES = 5
 
 
@@ -57,6 +64,17 @@ class _Ctl:
         self.done = threading.Event()
 
 
+class _Events:
+    """A fed stream's events of the frame queued just before them."""
+
+    __slots__ = ("events", "venue", "channel")
+
+    def __init__(self, events: list, venue: str, channel: str) -> None:
+        self.events = events
+        self.venue = venue
+        self.channel = channel
+
+
 class Recorder:
     """Records raw frames and derives the normalised tables into ``sinks``.
 
@@ -66,9 +84,11 @@ class Recorder:
         parsers: ``{(venue, channel): parser factory}`` for derivation (``engine.record``
             supplies the registry's); frames of other streams are recorded raw only.
         checkers: ``{venue: integrity checker factory}`` for the derivation's books.
-        queue_max: frames that may wait for the writer; beyond, new frames are dropped.
-        batch_max / batch_ms: a sink batch holds up to ``batch_max`` rows of one table and is
-            written at the latest ``batch_ms`` after its first row.
+        queue_max: frames that may wait for the writer (their events items not counted);
+            beyond, new frames are dropped.
+        batch_max / batch_ms: a table's rows go to the sinks once ``batch_max`` wait or the
+            oldest waited ``batch_ms``. Large inserts are cheap per row (DuckDB spends a fixed
+            few ms per statement: 5k-row inserts cost ~1.7x the CPU per row of 20k-row ones).
         snapshot_interval_s: periodic full-book snapshots (``TableBuilder``); 0 disables.
         health_interval_s: the health line's period (0 disables); ``log`` prints it.
         connection_states: returns something printable about the feed's connections; called
@@ -78,8 +98,9 @@ class Recorder:
         rotate_mb / fsync: see ``RawFrameWriter``.
         derive_backlog_max: written frames that may wait for derivation (default
             ``queue_max``); beyond, derivation skips the oldest.
-        max_write_rows: the most rows of one table in one ``sink.write`` (one transaction):
-            a backlog is written in few large inserts, which DuckDB does 1.5x faster per row.
+        max_write_rows: pending batches of one table are merged into one ``sink.write`` (one
+            transaction) up to this many rows (a batch is never split): a backlog is written in
+            few large inserts, which DuckDB does 1.5x faster per row.
 
     ``received``: frames offered; ``acked``: frames durably written and flushed; ``dropped``:
     by reason (``queue_full``, ``closed``). At any moment received == acked + queued + dropped.
@@ -93,7 +114,7 @@ class Recorder:
         parsers: Mapping[tuple[str, str], Callable[[], Parser]] | None = None,
         checkers: Mapping[str, Callable[[], Any]] | None = None,
         queue_max: int = 100_000,
-        batch_max: int = 1000,
+        batch_max: int = 20_000,
         batch_ms: float = 200,
         snapshot_interval_s: float = 60,
         health_interval_s: float = 10,
@@ -117,7 +138,6 @@ class Recorder:
         self.log = log
         self.connection_states = connection_states
         self.on_top_of_book: list[TopOfBookHook] = on_top_of_book if on_top_of_book is not None else []
-        self.max_pending_rows = max_pending_rows
         self.derive_backlog_max = queue_max if derive_backlog_max is None else derive_backlog_max
         self.max_write_rows = max(batch_max, max_write_rows)
         self.raw = RawFrameWriter(self.root, rotate_mb=rotate_mb, fsync=fsync)
@@ -127,16 +147,18 @@ class Recorder:
         self._backlog: deque = deque()  # written (acked) items waiting for derivation, in order
         self._backlog_frames = 0
         self._wake = threading.Event()
-        self._wake_depth = batch_max
+        self._wake_depth = min(batch_max, _WAKE_FRAMES)
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._took = False  # whether on_raw queued its latest frame (its events follow it)
+        # Frames queued (by the loop) and taken (by the writer): each written by one thread only,
+        # so their difference is the queue's frame depth without a lock (events items are free).
+        self._queued = 0
+        self._taken = 0
         self._stopping = False
         self._stop_seen = False
         self._market_logs: dict[str, MarketLog] = {}
-        # per sink, per table: rows not yet written to that sink
-        self._pending: list[dict[str, list]] = [{t: [] for t in TABLES} for _ in self.sinks]
         self._since: dict[str, float] = {}
-        self._retry_at = 0.0
         self.received = 0
         self.acked = 0
         self.drops = {"queue_full": 0, "closed": 0}
@@ -144,9 +166,10 @@ class Recorder:
         self.rows_dropped = dict.fromkeys(TABLES, 0)
         self.derive_skipped = 0
         self.raw_errors = 0
-        self.sink_errors = 0
         self.errors = 0
         self.last_error = ""
+        self.outbox = Outbox(self.sinks, max_write_rows=self.max_write_rows, max_pending_rows=max_pending_rows,
+                             rows_dropped=self.rows_dropped, on_error=self._sink_failed)
 
     # -- event-loop side: O(1), never blocks ---------------------------------------------------
 
@@ -157,13 +180,35 @@ class Recorder:
         q = self._q
         if self._closed:
             self.drops["closed"] += 1
+            self._took = False
             return
-        if len(q) >= self.queue_max:
+        depth = self._queued - self._taken
+        if depth >= self.queue_max:
             self.drops["queue_full"] += 1
+            self._took = False
             return
         q.append((text, ts_recv_ns, conn_id, venue, channel))
-        if len(q) == self._wake_depth:
+        self._queued += 1
+        self._took = True
+        if depth + 1 == self._wake_depth:
             self._wake.set()
+
+    def events_hook(self, venue: str = "polymarket", channel: str = "market") -> Callable[[list], None]:
+        """Make ``(venue, channel)`` a fed stream and return its events callable.
+
+        The caller (``MarketFeed``'s ``on_parsed``) must call it on the event loop with the
+        events of each frame right after handing that frame to ``on_raw`` (and with nothing
+        else in between; lists of its own ``FeedStatus`` events are ignored). Events of a
+        frame ``on_raw`` dropped are dropped with it. Call before the stream's first frame.
+        """
+        self.builder.feed(venue, channel)
+        q = self._q
+
+        def on_events(events: list) -> None:
+            if self._took:
+                q.append(_Events(events, venue, channel))
+
+        return on_events
 
     def on_markets(self, added: Iterable[BinaryMarket], removed: Iterable[BinaryMarket] = (), *,
                    venue: str = "polymarket", ts_ns: int | None = None) -> None:
@@ -177,7 +222,7 @@ class Recorder:
         """Spot trades of the underlying (e.g. the Binance capture) for ``spot_prices``."""
         if not rows:
             return
-        if self._closed or len(self._q) >= self.queue_max:
+        if self._closed or self._queued - self._taken >= self.queue_max:
             self.rows_dropped["spot_prices"] += len(rows)
             return
         self._ctl(_Ctl("spot", list(rows)))
@@ -249,53 +294,67 @@ class Recorder:
         self._shutdown()
 
     def _cycle(self) -> None:
-        q = self._q
-        items = []
-        pop = q.popleft
-        for _ in range(min(len(q), _DRAIN_MAX)):
-            items.append(pop())
+        self._take(min(len(self._q), _DRAIN_MAX))
+        self._derive(time.perf_counter() + self.batch_s)
+        if self._stop_seen and self._q:
+            # Items that raced close() (queued after the stop item): write and derive them too.
+            self._take(len(self._q))
+            self._derive(time.perf_counter() + self.batch_s)
+        self._flush_rows(force=self._stop_seen)
+
+    def _take(self, n: int) -> None:
+        """Move ``n`` queued items to the derive backlog, writing their frames raw first."""
+        pop = self._q.popleft
+        items = [pop() for _ in range(n)]
         frames = [RawFrame(it[1], it[3], it[4], it[2], it[0]) for it in items if type(it) is tuple]
+        self._taken += len(frames)
         if frames:
             self._write_raw(frames)
         self._backlog.extend(items)
         self._backlog_frames += len(frames)
         if self._backlog_frames > self.derive_backlog_max:
             self._skip_derivation(self._backlog_frames - self.derive_backlog_max // 2)
-        self._derive(time.perf_counter() + self.batch_s)
-        self._flush_rows(force=self._stop_seen)
 
     def _derive(self, deadline: float) -> None:
-        """Derive backlog items in order until it is empty, ``deadline`` (perf_counter) passes
-        or the stop item is reached."""
-        backlog, add_frame = self._backlog, self.builder.add_frame
+        """Derive backlog items in order until it is empty or ``deadline`` (perf_counter)
+        passes (after the stop item: until it is empty)."""
+        backlog, add_frame, add_events = self._backlog, self.builder.add_frame, self.builder.add_events
         pop, clock = backlog.popleft, time.perf_counter
         n = 0
         while backlog:
             it = pop()
-            if type(it) is tuple:
-                self._backlog_frames -= 1
-                try:
-                    add_frame(it[0], it[1], it[3], it[4])
-                except Exception as exc:  # noqa: BLE001 - the frame is safe on disk already
-                    self.errors += 1
-                    self.last_error = f"derive: {type(exc).__name__}: {exc}"
-                n += 1
-                if n & 63 == 0 and clock() > deadline:
-                    break
-            else:
+            t = type(it)
+            if t is _Ctl:
                 self._control(it)
-                if self._stop_seen:
-                    return
+                continue
+            try:
+                if t is tuple:
+                    self._backlog_frames -= 1
+                    add_frame(it[0], it[1], it[3], it[4])
+                else:
+                    add_events(it.events, it.venue, it.channel)
+            except Exception as exc:  # noqa: BLE001 - the frame is safe on disk already
+                self.errors += 1
+                self.last_error = f"derive: {type(exc).__name__}: {exc}"
+            n += 1
+            if n & 63 == 0 and clock() > deadline and not self._stop_seen:
+                break
 
     def _skip_derivation(self, n: int) -> None:
-        """Drop the oldest ``n`` frames from the derive backlog (controls stay, in order)."""
+        """Drop the oldest ``n`` frames and their events from the derive backlog (controls
+        stay, in order)."""
         kept: deque = deque()
-        skipped, last_ts = 0, 0
+        skipped, last_ts, dropping = 0, 0, False
         for it in self._backlog:
-            if skipped < n and type(it) is tuple:
-                skipped, last_ts = skipped + 1, it[1]
-            else:
-                kept.append(it)
+            t = type(it)
+            if t is tuple:
+                dropping = skipped < n
+                if dropping:
+                    skipped, last_ts = skipped + 1, it[1]
+                    continue
+            elif t is _Events and dropping:
+                continue
+            kept.append(it)
         self._backlog = kept
         self._backlog_frames -= skipped
         self.derive_skipped += skipped
@@ -342,48 +401,25 @@ class Recorder:
             self._stop_seen = True
 
     def _flush_rows(self, force: bool) -> bool:
-        """Move built rows to the sinks' pending lists and write what is due; returns whether
+        """Move built rows to the sinks' pending batches and write what is due; returns whether
         nothing is left pending."""
         now = time.monotonic()
         b = self.builder
         for table in TABLES:
-            rows = b.rows[table]
-            if rows:
+            n = b.pending(table)
+            if n:
                 since = self._since.setdefault(table, now)
-                if force or len(rows) >= self.batch_max or now - since >= self.batch_s:
-                    rows = b.take(table)
+                if force or n >= self.batch_max or now - since >= self.batch_s:
+                    batch = b.take(table)
                     self._since.pop(table, None)
-                    self.rows[table] += len(rows)
-                    for pend in self._pending:
-                        pend[table].extend(rows)
-        if now < self._retry_at and not force:
-            return False
-        clean = True
-        for sink, pend in zip(self.sinks, self._pending, strict=True):
-            for table, rows in pend.items():
-                if rows and not self._write_sink(sink, table, rows):
-                    clean = False
-        self._retry_at = 0.0 if clean else now + _RETRY_S
-        return clean
+                    self.rows[table] += n
+                    self.outbox.add(table, batch)
+        return self.outbox.write(force)
 
-    def _write_sink(self, sink: TableSink, table: str, rows: list) -> bool:
-        n, done = self.max_write_rows, 0
-        try:
-            while done < len(rows):
-                sink.write(table, rows[done:done + n])
-                done += n
-        except Exception as exc:  # noqa: BLE001 - any sink failure: keep the rows, retry later
-            self.sink_errors += 1
-            self.last_error = f"sink {type(sink).__name__}.{table}: {exc}"
-            if self.sink_errors == 1 or self.sink_errors % 100 == 0:
-                self.log(f"recorder: {self.last_error} (rows kept for retry)")
-        done = min(done, len(rows))
-        del rows[:done]
-        over = len(rows) - self.max_pending_rows
-        if over > 0:
-            del rows[:over]
-            self.rows_dropped[table] += over
-        return not rows
+    def _sink_failed(self, text: str, count: int) -> None:
+        self.last_error = text
+        if count == 1 or count % 100 == 0:
+            self.log(f"recorder: {text} (rows kept for retry)")
 
     def _shutdown(self) -> None:
         errors = []
@@ -407,22 +443,23 @@ class Recorder:
             "acked": self.acked,
             "dropped": sum(self.drops.values()),
             "drops": dict(self.drops),
-            "queue_depth": len(self._q),
+            "queue_depth": self._queued - self._taken,
             "queue_max": self.queue_max,
             "derive_backlog": self._backlog_frames,
             "derive_skipped": self.derive_skipped,
             "rows": dict(self.rows),
-            "rows_pending": {t: max((len(p[t]) for p in self._pending), default=0) for t in TABLES},
+            "rows_pending": self.outbox.pending_rows(),
             "rows_dropped": dict(self.rows_dropped),
             "raw_files": self.raw.files,
             "raw_bytes": self.raw.bytes_in,
             "raw_bytes_compressed": self.raw.bytes_out,
             "raw_errors": self.raw_errors,
-            "sink_errors": self.sink_errors,
+            "sink_errors": self.outbox.errors,
             "errors": self.errors,
             "last_error": self.last_error,
             "parser_rejects": self.builder.parser_rejects(),
             "underived_frames": self.builder.underived,
+            "parsed_frames": self.builder.parsed,  # by the recorder itself: 0 when fed by the feed
             "hook_errors": self.builder.hook_errors,
             "markets_logged": sum(m.written for m in self._market_logs.values()),
         }
@@ -437,7 +474,7 @@ class Recorder:
         dt = max(dt_s, 1e-9)
         err = f", last error {self.last_error}" if self.last_error else ""
         return (f"recorder: {frames / dt:,.0f} frames/s, {rows / dt:,.0f} rows/s, "
-                f"queue {len(self._q)}/{self.queue_max}, dropped {sum(self.drops.values())}, "
+                f"queue {self._queued - self._taken}/{self.queue_max}, dropped {sum(self.drops.values())}, "
                 f"acked {self.acked}/{self.received}, derive backlog {self._backlog_frames} "
-                f"(skipped {self.derive_skipped}), sink errors {self.sink_errors}{conns}{err}")
+                f"(skipped {self.derive_skipped}), sink errors {self.outbox.errors}{conns}{err}")
 
