@@ -265,6 +265,21 @@ def test_fill_id_memory_is_bounded_and_duplicates_within_the_window_are_still_ig
         om.apply(fill(4 * S, coid="o0", fill_id="t0-a"))
 
 
+def test_only_the_most_recent_terminal_orders_are_kept():
+    """A long run places orders without end: the manager keeps its live orders and the last
+    ``keep_terminal`` finished ones; the status counts still cover every order."""
+    om = OrderManager(keep_terminal=3)
+    for i in range(8):
+        om.create(intent(f"o{i}", "yes-token", BUY, PRICE, SIZE), i)
+        om.reject_local(f"o{i}", "risk", i)
+    om.create(intent("live", "yes-token", BUY, PRICE, SIZE), 9)
+    assert [c for c in (f"o{i}" for i in range(8)) if om.get(c) is not None] == ["o5", "o6", "o7"]
+    assert om.get("live") is not None and len(om) == 4
+    assert om.count(OrderStatus.REJECTED) == 8 and om.last_order_ns("yes-token") == 9
+    om.forget_asset("yes-token")
+    assert om.last_order_ns("yes-token") is None
+
+
 def test_open_orders_are_indexed_by_market_and_strategy():
     om = OrderManager()
     om.create(intent("a", "yes-token", BUY, PRICE, SIZE, market="m1"), 1)

@@ -69,6 +69,7 @@ from clobflow.core.orders import (
 from clobflow.engine.context import RiskView, StrategyCtx
 from clobflow.engine.positions import PositionLedger
 from clobflow.engine.recording import RunRecorder
+from clobflow.engine.retire import retire_pending
 from clobflow.engine.settlement import settle
 from clobflow.execution.client import ExecutionClient
 from clobflow.execution.orders import Order, OrderManager
@@ -130,6 +131,8 @@ class Kernel:
         self.token_market: dict[str, str] = {}
         self.by_token: dict[str, BinaryMarket] = {}  # token -> its market (what execution looks up)
         self.resolved: dict[str, str] = {}  # condition id -> winning token
+        self.retiring: set[str] = set()  # ended markets to forget once flat (engine.retire)
+        self.markets_seen = 0  # markets followed over the run (``markets`` loses retired ones)
         self._ctx = {s.name: StrategyCtx(self, s) for s in strategies}
         self._by_name = {s.name: s for s in strategies}
         self._order_seq: dict[str, int] = {}
@@ -174,6 +177,9 @@ class Kernel:
 
     def add_market(self, m: BinaryMarket) -> None:
         cid = m.condition_id
+        self.retiring.discard(cid)  # listed again: followed again
+        if cid not in self.markets:
+            self.markets_seen += 1
         self.markets[cid] = m
         for t in m.token_ids:
             self.token_market[t] = cid
@@ -305,6 +311,8 @@ class Kernel:
         self._next_timer_ns = now + self._timer_ns
         self.books.check_stale(now)
         self._sample(now)
+        if self.retiring:
+            retire_pending(self)
         if self.halted:
             for name in list(self.halted):
                 self.risk[name].can_trade(now)  # a breaker's cool-off ends here (-> resumed)

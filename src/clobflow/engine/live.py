@@ -35,6 +35,7 @@ from clobflow.engine.market_feed import MarketFeed
 from clobflow.engine.modes import build_kernel, run_id_for, trust_policy
 from clobflow.engine.recording import RunRecorder
 from clobflow.engine.recovery import recover_run
+from clobflow.engine.retire import retire
 from clobflow.observe.journal import Journal, JournalEntry, JsonlJournalFile
 
 LOGGED_ACTIONS = frozenset({"signal", "order", "fill", "risk_reject", "settle", "halted", "resumed",
@@ -168,6 +169,8 @@ async def run_live(
     def on_diff(diff: InstrumentDiff) -> None:
         for m in list(diff.added) + list(diff.changed):
             holder[0].add_market(m)
+        for m in diff.removed:  # ended: forgotten now, or once settled and flat
+            retire(holder[0], m.condition_id)
 
     def before_events(events: list) -> None:
         # the frame's venue time moves market time first, so reports due by then are applied

@@ -181,6 +181,7 @@ class MarketFeed:
         for m in diff.removed:
             self.markets.pop(m.condition_id, None)
             self.views.pop(m.condition_id, None)
+            self.updates.pop(m.condition_id, None)
             for t in m.token_ids:
                 self.token_market.pop(t, None)
             await self.data.unsubscribe(m.token_ids)

@@ -132,7 +132,10 @@ class RunRecorder:
                    ts_ns: int) -> None:
         coid = order.intent.client_order_id
         seq = self._transition_seq.get(coid, 0) + 1
-        self._transition_seq[coid] = seq
+        if to_status.terminal:
+            self._transition_seq.pop(coid, None)  # its last transition: bounded over a long run
+        else:
+            self._transition_seq[coid] = seq
         if seq == 1:
             # The order row must exist before its first transition (foreign key).
             self.order(order, ts_ns)

@@ -34,7 +34,7 @@ Units: sizes and prices in micro-units, ``fees`` in collateral micro-units, time
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 
 from clobflow.core.errors import InvariantBroken
@@ -143,15 +143,20 @@ class OrderManager:
     """All orders of a run, by ``client_order_id``, with their state machine.
 
     Queries are cheap: live orders are kept in their own tables (insertion order; all, by
-    market, by strategy and market), status counts are maintained incrementally. Terminal
-    orders stay retrievable with ``get``.
+    market, by strategy and market), status counts are maintained incrementally. The most
+    recent ``keep_terminal`` terminal orders stay retrievable with ``get``; older ones are
+    forgotten (a long run places orders without end; their rows live in the store and the
+    journal), and a late report for one is treated as foreign by the kernel.
     """
 
     __slots__ = ("_orders", "_live", "_by_market", "_by_strategy", "_counts", "_fill_ids", "_last_order_ns",
-                 "_hook", "counters")
+                 "_hook", "counters", "_terminal", "_keep_terminal")
 
-    def __init__(self, on_transition: TransitionHook | None = None, *, recent_fill_ids: int = 100_000) -> None:
+    def __init__(self, on_transition: TransitionHook | None = None, *, recent_fill_ids: int = 100_000,
+                 keep_terminal: int = 20_000) -> None:
         self._orders: dict[str, Order] = {}
+        self._terminal: deque[str] = deque()  # terminal order ids, oldest first
+        self._keep_terminal = keep_terminal
         self._live: dict[str, Order] = {}
         self._by_market: dict[str, dict[str, Order]] = {}
         self._by_strategy: dict[tuple[str, str], dict[str, Order]] = {}
@@ -285,6 +290,10 @@ class OrderManager:
         """When the last order for ``asset_id`` was created (``None`` if never)."""
         return self._last_order_ns.get(asset_id)
 
+    def forget_asset(self, asset_id: str) -> None:
+        """The token's market left the run: drop its last-order time."""
+        self._last_order_ns.pop(asset_id, None)
+
     def counts(self) -> dict[OrderStatus, int]:
         """Number of orders in each status (statuses with none are left out)."""
         return {s: n for s, n in self._counts.items() if n}
@@ -350,3 +359,8 @@ class OrderManager:
         for fid in o.fill_ids:
             self._fill_ids.add(fid)
         o.fill_ids = {}
+        done = self._terminal
+        done.append(coid)
+        if len(done) > self._keep_terminal:
+            old = done.popleft()
+            self._orders.pop(old, None)

@@ -112,6 +112,10 @@ class SimExecutionClient:
             return r
         return a if r is None or a < r else r
 
+    def forget_token(self, asset_id: str) -> None:
+        """The token's market left the run: drop the matching engine's memory of its book."""
+        self.engine.forget(asset_id)
+
     # -- internals -------------------------------------------------------------------------
 
     def _push(self, due_ns: int, kind: int, payload: object) -> None:

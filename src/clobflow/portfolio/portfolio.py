@@ -11,7 +11,8 @@ Map:
 - ``mark(token_id, price)`` / ``mark_book(book)``: prices for unrealized P&L and equity.
 - ``equity()``, ``unrealized_pnl``, ``exposure(market)``, ``total_exposure()``,
   ``open_position_count()``: the numbers risk and the kill switch read.
-- ``sample(now_ns)``: the equity curve, without repeated identical points.
+- ``sample(now_ns)``: the equity curve (``portfolio.curve.EquityCurve``: bounded memory, exact
+  drawdown and hourly statistics), without repeated identical points.
 
 Rounding (all exact integers, deterministic):
 - notional is ``price * size // 1e6`` (``core.orders.notional``; exact on venue grids).
@@ -36,6 +37,7 @@ from clobflow.core.markets import BinaryMarket
 from clobflow.core.numbers import ONE, SCALE
 from clobflow.core.orders import Fill
 from clobflow.core.recent import RecentIds
+from clobflow.portfolio.curve import EquityCurve
 from clobflow.portfolio.positions import EquityPoint, MarketSummary, Position, SettlementResult
 
 
@@ -47,19 +49,20 @@ class Portfolio:
     """Cash, positions and P&L of one account (or one strategy's book of trades).
 
     ``starting_cash``, ``cash``, ``fees_paid``, ``realized_pnl``: collateral micro-units.
-    ``curve``: the sampled equity curve (``EquityPoint``s, oldest first).
+    ``curve``: the sampled equity curve (``EquityCurve``: ``EquityPoint``s, oldest first, at
+    most ``curve_points`` kept).
     """
 
     __slots__ = ("starting_cash", "cash", "fees_paid", "realized_pnl", "curve",
                  "_positions", "_by_market", "_total_cost", "_marks", "_markets", "_token_market", "_resolved",
                  "_fill_ids", "exposed_ns", "_open_since")
 
-    def __init__(self, starting_cash: int = 0, *, fill_id_window: int = 100_000) -> None:
+    def __init__(self, starting_cash: int = 0, *, fill_id_window: int = 100_000, curve_points: int = 20_000) -> None:
         self.starting_cash = starting_cash
         self.cash = starting_cash
         self.fees_paid = 0
         self.realized_pnl = 0
-        self.curve: list[EquityPoint] = []
+        self.curve = EquityCurve(curve_points)
         self._positions: dict[str, Position] = {}  # open positions only (size > 0)
         # the same, by market (<= 2 tokens each), and their total cost: risk reads exposure on
         # every entry, so it must not scan every open position
@@ -296,6 +299,12 @@ class Portfolio:
         self.mark(book.asset_id, price)
         return True
 
+    def forget_mark(self, token_id: str) -> None:
+        """Drop a token's mark (its market left the run). Refused silently while the token is
+        held: an open position keeps its mark."""
+        if token_id not in self._positions:
+            self._marks.pop(token_id, None)
+
     def mark_price(self, token_id: str) -> int | None:
         return self._marks.get(token_id)
 
@@ -393,8 +402,8 @@ class Portfolio:
         equity = self.cash + value
         realized = self.realized_pnl
         curve = self.curve
-        if curve:
-            last = curve[-1]
+        last = curve.last
+        if last is not None:
             if last.equity == equity and last.realized == realized and last.unrealized == unreal:
                 return None
         point = EquityPoint(now_ns, equity, realized, unreal)

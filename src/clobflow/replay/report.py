@@ -15,11 +15,16 @@ Definitions (money in collateral micro-units internally):
   or refused by risk: ``order_requests``);
 - net P&L: realized + unrealized (open positions marked at the best bid, their liquidation
   value); gross P&L: net P&L + fees paid;
-- max drawdown: the largest fall of equity from a previous peak on the sampled equity curve;
+- max drawdown: the largest fall of equity from a previous peak over every equity sample (exact
+  however long the run; ``portfolio.curve``);
 - max exposure: the largest cost basis held at once, on the sampled curve;
 - Sharpe, per-trade statistics, exposure time: ``replay.stats``;
 - halts: per strategy, the kill switch (reason and market time of the trip) and the number of
   circuit-breaker trips.
+
+``equity.csv`` and ``equity.png`` show the curve's kept points: every sample up to 20,000, then
+the equity at the end of each time bucket (``EquityCurve``), so a week-long paper run's curve
+stays bounded.
 
 Outputs: ``report.txt`` (people: ``core.display`` formatting, thousands separators, cents) and
 ``report.json`` (exact values: ``*_usd`` are exact decimal strings in USD, counts are ints,
@@ -147,9 +152,11 @@ def build_report(*, run_id: str, mode: str, frames: int, portfolio: Portfolio, s
                  markets: dict[str, BinaryMarket], journal_counts: dict[tuple[str, str], int],
                  counters: dict[str, int], max_exposure: int,
                  bought: dict[str, set[str]] | None = None, end_ns: int | None = None,
-                 halts: dict[str, dict[str, Any]] | None = None) -> tuple[Report, list[MarketRow]]:
+                 halts: dict[str, dict[str, Any]] | None = None,
+                 markets_seen: int | None = None) -> tuple[Report, list[MarketRow]]:
     """The report and per-market rows of a finished run, every P&L from ``portfolio``.
-    ``end_ns``: the run's last market time (default: the last equity sample)."""
+    ``end_ns``: the run's last market time (default: the last equity sample). ``markets_seen``:
+    markets followed over the run (default ``len(markets)``; a live run forgets ended ones)."""
     rows: list[MarketRow] = []
     closed, _still = trade_pnls(portfolio)
     settled = 0
@@ -171,11 +178,8 @@ def build_report(*, run_id: str, mode: str, frames: int, portfolio: Portfolio, s
             pnl_usd=usd(pnl),
         ))
     curve = portfolio.curve
-    peak, mdd = None, 0
-    for p in curve:
-        peak = p.equity if peak is None or p.equity > peak else peak
-        mdd = max(mdd, peak - p.equity)
-    end = end_ns if end_ns is not None else (curve[-1].ts_ns if curve else 0)
+    mdd = curve.max_drawdown  # over every sample, not only the points kept
+    end = end_ns if end_ns is not None else (curve.last.ts_ns if curve.last is not None else 0)
     net = portfolio.realized_pnl + portfolio.unrealized_pnl
     skips = {r: n for (a, r), n in journal_counts.items() if a == "skip"}
     rejects = {r: n for (a, r), n in journal_counts.items() if a == "risk_reject"}
@@ -183,7 +187,8 @@ def build_report(*, run_id: str, mode: str, frames: int, portfolio: Portfolio, s
     requests = counters.get("orders", 0) + counters.get("risk_rejects", 0)
     journaled_signals = sum(n for (a, _), n in journal_counts.items() if a == "signal")
     rep = Report(
-        run_id=run_id, mode=mode, frames=frames, markets_seen=len(markets),
+        run_id=run_id, mode=mode, frames=frames,
+        markets_seen=len(markets) if markets_seen is None else markets_seen,
         decisions=sum(journal_counts.values()),
         signals=journaled_signals or requests, order_requests=requests,
         orders=counters.get("orders", 0), fills=counters.get("fills", 0), risk_rejects=counters.get("risk_rejects", 0),
@@ -288,6 +293,7 @@ def report_run(kernel: Any, *, run_id: str, mode: str, frames: int, starting_cas
         starting_cash=micros_from_number(starting_cash_usd), markets=k.markets,
         journal_counts=k.journal.counts, counters=k.counters,
         max_exposure=k.max_exposure, bought=k.bought, end_ns=k.clock.now_ns(), halts=halts_of(k),
+        markets_seen=max(k.markets_seen, len(k.markets)),
     )
     paths = write_report(out_dir, rep, rows, k.portfolio)
     texts: list[str] = []

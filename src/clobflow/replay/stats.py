@@ -25,9 +25,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from clobflow.portfolio.curve import HOUR_NS  # noqa: F401 - part of this module's vocabulary
 from clobflow.portfolio.portfolio import Portfolio
 
-HOUR_NS = 3_600 * 10**9
 HOURS_PER_YEAR = 24 * 365
 
 
@@ -84,24 +84,17 @@ def trade_stats(portfolio: Portfolio) -> TradeStats:
 
 
 def hourly_sharpe(portfolio: Portfolio, end_ns: int) -> float | None:
-    """The hourly, annualised Sharpe ratio of the equity curve (module docstring)."""
+    """The hourly, annualised Sharpe ratio of the equity curve (module docstring); exact
+    however long the run (``EquityCurve.hourly`` keeps every hour, not a downsampled curve)."""
     curve = portfolio.curve
     base = portfolio.starting_cash
-    if not curve or base <= 0:
+    prev = curve.first_equity
+    if prev is None or base <= 0:
         return None
-    hour = curve[0].ts_ns // HOUR_NS * HOUR_NS + HOUR_NS
-    equity_then = curve[0].equity
-    prev = equity_then
     returns: list[float] = []
-    i = 0
-    last = max(end_ns, curve[-1].ts_ns)
-    while hour <= last:
-        while i < len(curve) and curve[i].ts_ns <= hour:
-            equity_then = curve[i].equity
-            i += 1
+    for equity_then in curve.hourly(end_ns):
         returns.append((equity_then - prev) / base)
         prev = equity_then
-        hour += HOUR_NS
     if len(returns) < 2:
         return None
     mean = sum(returns) / len(returns)
@@ -113,9 +106,10 @@ def hourly_sharpe(portfolio: Portfolio, end_ns: int) -> float | None:
 
 def exposure_share(portfolio: Portfolio, end_ns: int) -> float | None:
     """Share of the run (first equity sample to ``end_ns``) with a position open."""
-    if not portfolio.curve:
+    first = portfolio.curve.first_ts_ns
+    if first is None:
         return None
-    span = end_ns - portfolio.curve[0].ts_ns
+    span = end_ns - first
     if span <= 0:
         return None
     return round(min(1.0, portfolio.exposure_time_ns(end_ns) / span), 6)

@@ -155,6 +155,10 @@ class RiskEngine:
         if prev is None or now_ns > prev:
             self._last_entry[market] = now_ns
 
+    def forget_market(self, market: str) -> None:
+        """The market ended and left the run: drop its cooldown clock."""
+        self._last_entry.pop(market, None)
+
     def last_entry_ns(self, market: str) -> int | None:
         """The last ``record_entry`` time of ``market`` (``None`` if never)."""
         return self._last_entry.get(market)

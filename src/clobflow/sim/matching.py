@@ -62,14 +62,8 @@ from clobflow.core.orders import (
     OrderType,
     Rejected,
 )
-from clobflow.sim.exec_models import (
-    FeeModel,
-    crosses,
-    level_may_have_traded,
-    queue_after_cancels,
-    queue_after_trade,
-    strictly_through,
-)
+from clobflow.sim.exec_models import (FeeModel, crosses, level_may_have_traded, queue_after_cancels,
+                                      queue_after_trade, strictly_through)
 from clobflow.sim.validation import validate
 
 FOK_MSG = "order couldn't be fully filled. FOK orders are fully filled or killed."
@@ -176,6 +170,13 @@ class MatchingEngine:
         """Size of the displayed level ``(ladder, price)`` our fills have used (0 if none)."""
         e = self._consumed.get(asset_id, {}).get((ladder, price))
         return e[1] if e else 0
+
+    def forget(self, asset_id: str) -> None:
+        """A token's market left the run: drop its book memory (kept while orders rest there)."""
+        if not self._resting.get(asset_id):
+            for table in (self._resting, self._consumed, self._top):
+                table.pop(asset_id, None)  # type: ignore[attr-defined]
+            self._printed.discard(asset_id)
 
     # -- requests arriving at the venue ----------------------------------------------------
 

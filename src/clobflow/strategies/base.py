@@ -167,6 +167,10 @@ class Strategy:
     def on_stop(self, ctx: StrategyContext) -> None:
         """Called once after the last event."""
 
+    def forget_market(self, market: str) -> None:
+        """The run stopped following ``market`` (condition id): it ended, nothing of this run is
+        held or working there. Drop whatever is kept per market (a long run sees thousands)."""
+
     def attach_run(self, run: RunInfo) -> None:
         """The run's folder and what its files must be (``RunInfo``): a strategy with files of
         its own (e.g. a decision log) writes them there. Called once before ``on_start`` when the

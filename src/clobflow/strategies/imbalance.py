@@ -181,6 +181,9 @@ class ImbalanceStrategy(Strategy):
         if intent is not None:
             self.last_entry_ns[cid] = now
 
+    def forget_market(self, market: str) -> None:
+        self.last_entry_ns.pop(market, None)
+
     def on_order_event(self, ctx: StrategyContext, order: OrderView, report: ExecutionReport) -> None:
         # An entry that never filled releases the market for a later signal (no cooldown).
         if order.filled_size == 0 and type(report).__name__ in ("Rejected", "Cancelled", "Expired"):
