@@ -1,13 +1,15 @@
 """kill -9 / restart suite: paper runs SIGKILLed at random points and restarted on the same
-store, then store = journal for every run (no order or fill lost or doubled) and every killed
-run marked ``crashed``.
+store, then store = journal = simulator ledger for every run (no order or fill lost or
+doubled) and every killed run marked ``crashed``.
 
-One ``clobflow venue`` subprocess (the bundled BTC 15-minute recording at 30x, looping) feeds
+One ``clobflow venue`` subprocess (the bundled BTC 15-minute recording at 100x, looping) feeds
 every run; each cycle starts ``clobflow run --mode paper`` on the same output folder and store,
-kills it with SIGKILL either a random 0.2-5 s after start or right after it logs a fill (the
-moment the store's last batch is most likely unwritten), and the next start recovers it
-(``engine.recovery``). A last clean run ends the series; ``engine.audit`` compares each run's
-journal with the store.
+kills it with SIGKILL a random 0.2-5 s after start, right after it logs an order or a fill (the
+moment the store's last batch is most likely unwritten), or right after the simulated venue's
+ledger grows (the venue answered; the engine may not have heard yet), and the next start
+recovers it (``engine.recovery``: the journal, then the simulator's ledger through
+``engine.reconcile``). A last clean run ends the series; ``engine.audit`` compares each run's
+journal, store and simulator ledger.
 
 Run from the repository root:
 ``python bench/kill_restart.py --cycles 20 [--db sqlite|postgresql] [--pg-url URL] [--seed N]``
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import sqlalchemy as sa  # noqa: E402
 
 from clobflow.engine.audit import audit_run  # noqa: E402
+from clobflow.sim.ledger import ledger_path, read_ledger  # noqa: E402
 from clobflow.store.engine import normalize_url  # noqa: E402
 from clobflow.store.store import Store  # noqa: E402
 from tests.engine.procs import kill_restart_cycles, trading_config, venue  # noqa: E402
@@ -72,12 +75,15 @@ def main() -> int:
     store = Store(store_url)
     try:
         runs = [*res["killed"], res["final"]]
-        audits = [audit_run(store, rid, out / f"journal-{rid}.jsonl") for rid in runs]
+        audits = [audit_run(store, rid, out / f"journal-{rid}.jsonl", read_ledger(ledger_path(out, rid)))
+                  for rid in runs]
         leftover = [r["run_id"] for r in store.running_runs()]
     finally:
         store.close()
     recovered = [tuple(int(x) for x in m) for o in res["outputs"]
                  for m in re.findall(r"(\d+) order\(s\), (\d+) fill\(s\) added, (\d+) order\(s\) and (\d+) position", o)]
+    from_ledger = [tuple(int(x) for x in m) for o in res["outputs"] for m in re.findall(
+        r"from the simulator's ledger: (\d+) order\(s\), (\d+) fill\(s\) added, (\d+) position", o)]
     bad = [a for a in audits if not a.ok]
     statuses = [a.status for a in audits]
     print(f"\n{args.db}: {len(res['killed'])} kill -9 cycles + 1 clean run in {time.monotonic() - t0:.0f} s")
@@ -85,13 +91,21 @@ def main() -> int:
           f"{len(leftover)} still 'running'")
     print(f"journal: {sum(a.journal_orders for a in audits)} orders, {sum(a.journal_fills for a in audits)} fills; "
           f"store: {sum(a.store_orders for a in audits)} orders, {sum(a.store_fills for a in audits)} fills")
+    print(f"simulator ledger: {sum(a.venue_orders or 0 for a in audits)} orders arrived, "
+          f"{sum(a.venue_fills or 0 for a in audits)} fills; orders sent but never arrived (killed in flight) "
+          f"{sum(a.orders_not_at_venue for a in audits)}")
+    print(f"adopted at restart from the ledger (the engine never heard): {sum(r[0] for r in from_ledger)} orders, "
+          f"{sum(r[1] for r in from_ledger)} fills, {sum(r[2] for r in from_ledger)} positions opened")
     print(f"recovered at restart from journals: {sum(r[0] for r in recovered)} orders, "
           f"{sum(r[1] for r in recovered)} fills added; {sum(r[2] for r in recovered)} orders, "
           f"{sum(r[3] for r in recovered)} positions corrected")
     print(f"lost orders {sum(len(a.missing_orders) for a in audits)}, lost fills "
           f"{sum(len(a.missing_fills) for a in audits)}, extra {sum(len(a.extra_orders) + len(a.extra_fills) for a in audits)}, "
           f"doubled fills {sum(len(a.doubled_fills) for a in audits)}, filled_size mismatches "
-          f"{sum(len(a.filled_mismatch) for a in audits)}; unfilled orders stored but not journaled "
+          f"{sum(len(a.filled_mismatch) for a in audits)}; store vs ledger: fills missing "
+          f"{sum(len(a.venue_fills_not_stored) for a in audits)}, fills the venue never made "
+          f"{sum(len(a.stored_fills_not_at_venue) for a in audits)}, venue orders not stored "
+          f"{sum(len(a.venue_orders_not_stored) for a in audits)}; unfilled orders stored but not journaled "
           f"(killed within their event) {sum(len(a.unjournaled_orders) for a in audits)}")
     for a in bad:
         print("FAILED", a.as_dict())

@@ -136,9 +136,12 @@ def trading_config(path: Path, store_url: str) -> Path:
 def kill_restart_cycles(http: str, cfg: Path, out: Path, store_url: str, cycles: int, rng, *,  # type: ignore[no-untyped-def]
                         final_s: float = 4.0, log=lambda s: None) -> dict:
     """``cycles`` times: start a paper run, SIGKILL it at a random point (a random delay after
-    start, or right after it logs an order or a fill), restart on the same store and folder; then one clean
-    run of ``final_s``. Returns ``{"killed": [run ids], "final": run id, "outputs": [...]}``;
-    check the store with ``clobflow.engine.audit``."""
+    start; right after it logs an order or a fill; or right after the simulator's ledger grows,
+    when the venue has answered and the engine may not have heard yet), restart on the same
+    store and folder; then one clean run of ``final_s``. Returns ``{"killed": [run ids],
+    "final": run id, "outputs": [...]}``; check the store with ``clobflow.engine.audit``."""
+    from clobflow.sim.ledger import ledger_path
+
     killed: list[str] = []
     outputs: list[str] = []
     for i in range(cycles):
@@ -147,18 +150,27 @@ def kill_restart_cycles(http: str, cfg: Path, out: Path, store_url: str, cycles:
         assert p.p.poll() is None, p.finish()
         before = len(p.lines)
         choice = rng.random()
-        if choice < 0.4:
+        if choice < 0.3:
             delay = rng.uniform(0.2, 5.0)
             point = f"after {delay:.2f} s"
             time.sleep(delay)
-        else:
+        elif choice < 0.75:
             # right after it logs an order or a fill: the store's batch is most likely unwritten
-            what = "order " if choice < 0.7 else "fill "
+            what = "order " if choice < 0.5 else "fill "
             point = f"right after an {what.strip()}" if what == "order " else "right after a fill"
             try:
                 wait_for(lambda: any(line.startswith(what) for line in p.lines[before:]), timeout=15, every=0.002)
             except AssertionError:
                 point = f"after 15 s (no {what.strip()} came)"
+        else:
+            # right after the venue wrote its answer: the report may still be on its way to the engine
+            led = ledger_path(out, run_id_of("".join(p.lines)) or "")
+            size0 = led.stat().st_size if led.exists() else 0
+            point = "right after the simulator's ledger grew"
+            try:
+                wait_for(lambda: led.exists() and led.stat().st_size > size0, timeout=15, every=0.001)
+            except AssertionError:
+                point = "after 15 s (the ledger did not grow)"
         p.kill9()
         rid = run_id_of("".join(p.lines))
         assert rid is not None

@@ -1,6 +1,7 @@
 """kill -9 at random points of paper runs, restarted on the same store (SQLite and
-PostgreSQL), then store = journal for every run: no order or fill lost or doubled, every killed
-run marked ``crashed``. CI runs a few cycles; ``bench/kill_restart.py`` runs 20+."""
+PostgreSQL), then store = journal = simulator ledger for every run: no order or fill lost or
+doubled, every killed run marked ``crashed``. CI runs a few cycles; ``bench/kill_restart.py``
+runs 20+."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from clobflow.engine.audit import audit_run
+from clobflow.sim.ledger import ledger_path, read_ledger
 from clobflow.store.store import Store
 from tests.store.conftest import PgSchema, pg_admin, pg_schema  # noqa: F401 - fixtures
 
@@ -27,15 +29,17 @@ def test_kill9_and_restart_lose_and_double_nothing(store_url: str, tmp_path: Pat
     out = tmp_path / "out"
     cfg = trading_config(tmp_path / "cfg.yaml", store_url)
     with venue(speed=100) as http:
-        res = kill_restart_cycles(http, cfg, out, store_url, cycles=2, rng=random.Random(7))
+        res = kill_restart_cycles(http, cfg, out, store_url, cycles=3, rng=random.Random(11))  # order, fill, ledger kill points
     store = Store(store_url)
     try:
-        audits = [audit_run(store, rid, out / f"journal-{rid}.jsonl") for rid in [*res["killed"], res["final"]]]
+        audits = [audit_run(store, rid, out / f"journal-{rid}.jsonl", read_ledger(ledger_path(out, rid)))
+                  for rid in [*res["killed"], res["final"]]]
     finally:
         store.close()
     assert [a.status for a in audits] == ["crashed"] * len(res["killed"]) + ["finished"]
     assert [a.as_dict() for a in audits if not a.ok] == []
     assert sum(a.journal_orders for a in audits) >= 1
+    assert sum(a.venue_fills or 0 for a in audits) == sum(a.store_fills for a in audits) >= 1
     assert "marked 1 run(s) crashed" in res["outputs"][1]  # the second start found the first
 
 

@@ -37,6 +37,7 @@ from clobflow.engine.recording import RunRecorder
 from clobflow.engine.recovery import recover_run
 from clobflow.engine.retire import retire
 from clobflow.observe.journal import Journal, JournalEntry, JsonlJournalFile
+from clobflow.sim.ledger import SimLedger, ledger_path, read_ledger
 
 LOGGED_ACTIONS = frozenset({"signal", "order", "fill", "risk_reject", "settle", "halted", "resumed",
                             "foreign_report", "position_conflict"})
@@ -152,10 +153,15 @@ async def run_live(
     journal.add_sink(recorder.decision)
     if recorder.crashed_runs:
         log(f"marked {len(recorder.crashed_runs)} run(s) crashed (their process died): {', '.join(recorder.crashed_runs)}")
-        for rid in recorder.crashed_runs:  # the journal holds what the store's last batch lost
-            rec = recover_run(recorder.store, rid, out / f"journal-{rid}.jsonl")
+        for rid in recorder.crashed_runs:  # the journal holds what the store's last batch lost,
+            # the simulated venue's ledger what the engine never heard (paper runs)
+            ledger_file = ledger_path(out, rid)
+            venue = read_ledger(ledger_file) if ledger_file.is_file() else None
+            rec = recover_run(recorder.store, rid, out / f"journal-{rid}.jsonl", venue)
             log(f"recovered {rid} from its journal: {rec.orders_added} order(s), {rec.fills_added} fill(s) added, "
-                f"{rec.orders_fixed} order(s) and {rec.positions_fixed} position(s) corrected")
+                f"{rec.orders_fixed} order(s) and {rec.positions_fixed} position(s) corrected"
+                + (f"; from the simulator's ledger: {rec.venue_orders_added} order(s), {rec.venue_fills_added} "
+                   f"fill(s) added, {rec.positions_opened} position(s) opened" if venue is not None else ""))
     f = config.feed
     feed_cfg = registry.adapter(f.venue).feed_config(
         {"ws_url": ws_url or f.ws_url, "gamma_url": gamma_url or f.gamma_url, "clob_url": clob_url or f.clob_url},
@@ -181,8 +187,9 @@ async def run_live(
     feed = MarketFeed(feed_cfg, clock=local, on_diff=on_diff,
                       on_event=lambda ev, touched: holder[0].on_event(ev, touched),
                       before_events=before_events)
+    ledger = SimLedger(ledger_path(out, run_id)) if mode == "paper" else None  # the venue's own record
     kernel = build_kernel(config, mode=mode, run_id=run_id, clock=clock, books=feed.books,
-                          journal=journal, recorder=recorder, out_dir=out / run_id)
+                          journal=journal, recorder=recorder, out_dir=out / run_id, ledger=ledger)
     holder.append(kernel)
     stop = stop_event or asyncio.Event()
     uninstall_signals = install_stop_signals(stop)
@@ -217,5 +224,7 @@ async def run_live(
         await feed.stop()
         kernel.stop()
         jfile.close()
+        if ledger is not None:
+            ledger.close()
         recorder.close(kernel, clock.now_ns())  # market time of the last event
     return LiveRun(run_id, kernel, feed, journal_path)

@@ -29,6 +29,7 @@ from clobflow.engine.recording import RunRecorder
 from clobflow.execution.client import ExecutionClient
 from clobflow.execution.shadow_client import ShadowExecutionClient
 from clobflow.execution.sim_client import SimExecutionClient
+from clobflow.execution.venue_record import VenueLog
 from clobflow.observe.journal import Journal
 from clobflow.portfolio.portfolio import Portfolio
 from clobflow.risk.engine import RiskEngine
@@ -47,14 +48,15 @@ def run_id_for(config: AppConfig, mode: str, source: str, started_ns: int | None
 
 
 def make_execution(mode: str, config: AppConfig, markets: Callable[[], dict[str, BinaryMarket]],
-                   books: BookSet) -> ExecutionClient:
+                   books: BookSet, ledger: VenueLog | None = None) -> ExecutionClient:
+    """The mode's execution client; ``ledger``: the simulated venue's own record (paper)."""
     if mode in ("backtest", "paper"):
         s = config.sim
         latency = LatencyModel(
             submit_ns=int(s.submit_latency_ms * 1_000_000), ack_ns=int(s.ack_latency_ms * 1_000_000),
             jitter_ns=int(s.jitter_ms * 1_000_000), seed=s.seed,
         )
-        return SimExecutionClient(markets, books.get_book, latency, trade_inference=s.trade_inference)
+        return SimExecutionClient(markets, books.get_book, latency, trade_inference=s.trade_inference, ledger=ledger)
     if mode == "shadow":
         return ShadowExecutionClient()
     raise ConfigError("engine.mode", f"{mode!r} execution is not available (live trading comes with the venue client)")
@@ -70,9 +72,10 @@ def build_kernel(
     journal: Journal,
     recorder: RunRecorder | None,
     out_dir: Path | None = None,
+    ledger: VenueLog | None = None,
 ) -> Kernel:
     """One run's kernel. ``out_dir`` (the run's folder) is handed to strategies that write files
-    of their own (``Strategy.attach_run``)."""
+    of their own (``Strategy.attach_run``); ``ledger`` keeps the simulated venue's record."""
     strategies = [build_strategy(s) for s in config.enabled_strategies()]
     if not strategies:
         raise ConfigError("strategies", "no enabled strategy")
@@ -82,7 +85,7 @@ def build_kernel(
     risk = {s.name: RiskEngine(config.risk_for(s.config)) for s in strategies}
     portfolio = Portfolio(micros_from_number(config.engine.starting_cash_usd))
     kernel_ref: list[Kernel] = []
-    execution = make_execution(mode, config, lambda: kernel_ref[0].by_token, books)  # kept by add_market
+    execution = make_execution(mode, config, lambda: kernel_ref[0].by_token, books, ledger)  # by_token: add_market
     k = Kernel(
         run_id=run_id, mode=mode, clock=clock, books=books, strategies=strategies, risk=risk,
         execution=execution, portfolio=portfolio, journal=journal, recorder=recorder,

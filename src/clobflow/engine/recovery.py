@@ -16,6 +16,11 @@ store, and a restart would take over positions at a stale size. At the next star
    (through ``Portfolio``, the same arithmetic as the kernel), so a restart adopts the true size
    and cost basis.
 
+With the venue's own record (paper: the simulator's ledger, ``sim.ledger``), step 2 is followed
+by ``engine.reconcile``: orders and fills the venue has and neither the store nor the journal
+has (the kill came between the venue's fill and the engine hearing of it) are journaled and
+stored, and a position row the lost fill should have opened is opened.
+
 Idempotent (a second recovery finds nothing to add), and a journal line torn by the kill is
 skipped. Fills stored but not journaled cannot happen (the journal is written first).
 """
@@ -26,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from clobflow.core.errors import InvariantBroken
-from clobflow.core.events import Side
-from clobflow.core.orders import Fill, Liquidity, OrderStatus
+from clobflow.core.orders import OrderStatus
+from clobflow.engine.reconcile import adopt_venue_fills, fill_of_row
+from clobflow.execution.venue_record import VenueRecord
 from clobflow.observe.journal import JournalEntry
+from clobflow.observe.jsonl import read_tolerant
 from clobflow.portfolio.portfolio import Portfolio
 from clobflow.store.records import FillRow, OrderRow, PositionUpdate
 from clobflow.store.store import Store
@@ -46,29 +51,24 @@ class Recovered:
     orders_fixed: int = 0
     positions_fixed: int = 0
     torn_lines: int = 0
+    venue_orders_added: int = 0  # from the venue's record (engine.reconcile)
+    venue_fills_added: int = 0
+    positions_opened: int = 0
 
 
 def read_journal_tolerant(path: Path) -> tuple[list[JournalEntry], int]:
     """The journal's entries, skipping lines that do not decode (a write torn by the kill)."""
-    dec = msgspec.json.Decoder(JournalEntry)
-    entries, torn = [], 0
-    with open(path, "rb") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    entries.append(dec.decode(line))
-                except msgspec.DecodeError:
-                    torn += 1
-    return entries, torn
+    return read_tolerant(path, JournalEntry)
 
 
-def recover_run(store: Store, run_id: str, journal_path: Path) -> Recovered:
-    """Bring the store level with ``run_id``'s journal (see the module docstring)."""
+def recover_run(store: Store, run_id: str, journal_path: Path, venue: VenueRecord | None = None) -> Recovered:
+    """Bring the store level with ``run_id``'s journal, then with the venue's record when one
+    is given (see the module docstring)."""
     out = Recovered()
     run = store.run(run_id)
-    if run is None or not journal_path.is_file():
+    if run is None or not (journal_path.is_file() or venue is not None):
         return out
-    entries, out.torn_lines = read_journal_tolerant(journal_path)
+    entries, out.torn_lines = read_journal_tolerant(journal_path) if journal_path.is_file() else ([], 0)
     stored_orders = {o["client_order_id"]: o for o in store.orders(run_id)}
     stored_fills = {f["fill_id"] for f in store.fills(run_id)}
     journaled_orders: dict[str, JournalEntry] = {}
@@ -100,6 +100,10 @@ def recover_run(store: Store, run_id: str, journal_path: Path) -> Recovered:
             out.fills_added += 1
     if new_rows:
         store.write(new_rows)  # orders before fills (sql.WRITE_ORDER), one transaction
+    if venue is not None:
+        got = adopt_venue_fills(store, run_id, journal_path, venue, entries)
+        out.venue_orders_added, out.venue_fills_added = got.orders_added, got.fills_added
+        out.positions_opened = got.positions_opened
     out.orders_fixed = _fix_orders(store, run_id, run["mode"])
     out.positions_fixed = _fix_positions(store, run_id, run["mode"])
     return out
@@ -149,11 +153,7 @@ def _fix_positions(store: Store, run_id: str, mode: str) -> int:
         pf = Portfolio(0)
         try:
             for f in fills:
-                pf.apply_fill(Fill(
-                    fill_id=f["fill_id"], client_order_id=f["client_order_id"], strategy=f["strategy"],
-                    market=f["market"], asset_id=f["asset_id"], side=Side[f["side"]], price=f["price"],
-                    size=f["size"], fee=f["fee"], liquidity=Liquidity(f["liquidity"]), ts_ns=f["ts_ns"],
-                ))
+                pf.apply_fill(fill_of_row(f))
         except InvariantBroken:
             continue  # the fills do not replay (e.g. a sell stamped before its buy): leave the row
         size, cost = pf.market_size(market), pf.exposure(market)

@@ -33,6 +33,7 @@ from clobflow.book.l2 import L2Book
 from clobflow.core.events import Trade
 from clobflow.core.orders import ExecutionReport, OrderIntent, OrderType
 from clobflow.execution.orders import Order
+from clobflow.execution.venue_record import VenueLog
 from clobflow.sim.exec_models import FeeModel, LatencyModel
 from clobflow.sim.matching import MarketSource, MatchingEngine
 
@@ -51,7 +52,9 @@ class SimExecutionClient:
     market set that changes during the run); ``books``: token id -> current ``L2Book``;
     ``latency``: delays; ``id_prefix``: prefix of venue order and fill ids; ``fees``: fee model
     (default: each market's schedule, makers free); ``trade_inference``: infer trades at our
-    price from level decreases when no trade prints come (``sim.matching`` rule c).
+    price from level decreases when no trade prints come (``sim.matching`` rule c); ``ledger``:
+    the venue's own record (paper: ``sim.ledger.SimLedger``), given every batch of answers
+    (arrivals and fills) when the venue produces it, before it is scheduled for delivery.
     """
 
     def __init__(
@@ -63,8 +66,10 @@ class SimExecutionClient:
         id_prefix: str = "sim",
         fees: FeeModel | None = None,
         trade_inference: bool = True,
+        ledger: VenueLog | None = None,
     ) -> None:
         self.engine = MatchingEngine(markets, fees, id_prefix=id_prefix, trade_inference=trade_inference)
+        self.ledger = ledger
         self.latency = latency
         self._books = books
         self._actions: list[tuple[int, int, int, object]] = []  # heap: (due_ns, seq, kind, payload)
@@ -129,21 +134,25 @@ class SimExecutionClient:
         engine = self.engine
         while actions and actions[0][0] <= now_ns:
             due, _, kind, payload = heapq.heappop(actions)
+            arrived = None
             if kind == _ARRIVE:
                 assert isinstance(payload, OrderIntent)
                 reports = engine.place(payload, self._books(payload.asset_id), due)
                 if payload.order_type is OrderType.GTD and engine.resting(payload.client_order_id) is not None:
                     assert payload.expire_at_ns is not None  # validate() refuses a GTD without one
                     self._push(payload.expire_at_ns, _EXPIRE, payload.client_order_id)
+                arrived = payload
             elif kind == _CANCEL:
                 reports = engine.cancel(str(payload), due)
             else:
                 reports = engine.expire(str(payload), due)
-            self._deliver(due, reports)
+            self._deliver(due, reports, arrived)
 
-    def _deliver(self, venue_ns: int, reports: list[ExecutionReport]) -> None:
+    def _deliver(self, venue_ns: int, reports: list[ExecutionReport], arrived: OrderIntent | None = None) -> None:
         if not reports:
             return
+        if self.ledger is not None:
+            self.ledger.record(reports, venue_ns, arrived)  # the venue's record first, then the news
         at = max(self.latency.report_ns(venue_ns), self._last_report_ns)
         self._last_report_ns = at
         for r in reports:
