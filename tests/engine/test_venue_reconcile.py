@@ -114,3 +114,23 @@ def test_the_audit_flags_what_the_venue_and_the_store_disagree_on(store: Store, 
     audit = audit_run(store, RUN, journal, venue)
     assert not audit.ok and audit.stored_fills_not_at_venue == [f2.fill_id] and audit.extra_fills == [f2.fill_id]
     assert isinstance(venue.orders()[0], VenueOrder) and isinstance(venue.fills()[0], VenueFill)
+
+
+def test_the_simulated_venue_writes_its_ledger_before_the_engine_hears(tmp_path: Path) -> None:
+    """On the real Aug-2026 book: the order arrives and fills at +50 ms; the ledger holds both
+    at once, while the reports are still 20 ms away; a stopping paper run drains them."""
+    from clobflow.sim.exec_models import LatencyModel
+    from tests.execution.helpers import BUY, FAK, MS
+    from tests.execution.helpers import intent as sim_intent
+    from tests.execution.test_sim_client import T0, Harness
+
+    led = SimLedger(tmp_path / "ledger.jsonl")
+    h = Harness(LatencyModel(submit_ns=50 * MS, ack_ns=20 * MS), ledger=led)
+    h.send(sim_intent("o", h.tok, BUY, 100_000, 1_000 * S, FAK), T0)
+    h.run_until(T0 + 60 * MS)
+    assert h.reports == []  # the engine has heard nothing yet
+    rec = read_ledger(tmp_path / "ledger.jsonl")
+    assert [(o.client_order_id, o.status, o.ts_ns) for o in rec.orders()] == [("o", "accepted", T0 + 50 * MS)]
+    drained = h.client.drain_reports()
+    assert [type(r) for r in drained] == [Accepted, Filled] and h.client.next_due_ns() is None
+    assert [v.fill for v in rec.fills()] == [drained[1].fill]

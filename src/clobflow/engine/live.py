@@ -36,6 +36,7 @@ from clobflow.engine.modes import build_kernel, run_id_for, trust_policy
 from clobflow.engine.recording import RunRecorder
 from clobflow.engine.recovery import recover_run
 from clobflow.engine.retire import retire
+from clobflow.execution.sim_client import SimExecutionClient
 from clobflow.observe.journal import Journal, JournalEntry, JsonlJournalFile
 from clobflow.sim.ledger import SimLedger, ledger_path, read_ledger
 
@@ -222,6 +223,12 @@ async def run_live(
     finally:
         uninstall_signals()
         await feed.stop()
+        if isinstance(kernel.execution, SimExecutionClient):
+            # what the simulated venue already did (and its ledger holds) reaches the engine
+            # before it stops, even if the report's latency has not elapsed yet
+            for report in kernel.execution.drain_reports():
+                kernel.dispatch(report, (), clock.now_ns())
+            kernel.journal.end_of_event()
         kernel.stop()
         jfile.close()
         if ledger is not None:

@@ -117,6 +117,14 @@ class SimExecutionClient:
             return r
         return a if r is None or a < r else r
 
+    def drain_reports(self) -> list[ExecutionReport]:
+        """Every report the venue has already produced, whatever its delivery time, in order
+        (a paper run stopping: what the venue did, and its ledger holds, reaches the engine)."""
+        heap, out = self._reports, []
+        while heap:
+            out.append(heapq.heappop(heap)[2])
+        return out
+
     def forget_token(self, asset_id: str) -> None:
         """The token's market left the run: drop the matching engine's memory of its book."""
         self.engine.forget(asset_id)
