@@ -143,7 +143,8 @@ async def test_a_restarted_paper_run_takes_over_and_settles_the_open_position(ds
     task = asyncio.create_task(run_live(config("paper"), "paper", tmp_path, stop_event=stop,
                                         on_started=holder.append, **kw))
     try:
-        await until(lambda: holder and target.condition_id in holder[0].kernel.resolved, timeout=30)
+        # settled (the market is then retired, so ``kernel.resolved`` forgets it: the journal says)
+        await until(lambda: holder and any(a == "settle" for a, _ in holder[0].kernel.journal.counts), timeout=30)
     finally:
         stop.set()
         second = await asyncio.wait_for(task, 20)
