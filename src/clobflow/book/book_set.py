@@ -98,7 +98,7 @@ class BookSet:
     ``checker``: the venue's integrity checker (default: venue-neutral rules only).
     """
 
-    __slots__ = ("policy", "checker", "_books", "_watch", "_order", "resync", "counters", "transitions")
+    __slots__ = ("policy", "checker", "_books", "_watch", "_order", "_created", "resync", "counters", "transitions")
 
     def __init__(self, policy: TrustPolicy | None = None, checker: IntegrityChecker | None = None) -> None:
         self.policy = policy or TrustPolicy()
@@ -109,6 +109,7 @@ class BookSet:
         # ever followed (a backtest follows every market of its recording from the start).
         self._watch: dict[int, TrackedBook] = {}  # keyed by ``_order`` (the walk order)
         self._order: dict[str, int] = {}  # token -> when its book was created
+        self._created = 0  # books created so far: the next creation index (never reused)
         self.resync: set[str] = set()
         self.counters: dict[str, int] = {
             "snapshots": 0,
@@ -150,13 +151,14 @@ class BookSet:
         tb = self._books.get(asset_id)
         if tb is None:
             tb = self._books[asset_id] = TrackedBook(asset_id)
-            self._order[asset_id] = len(self._order)
+            self._order[asset_id] = self._created
+            self._created += 1
         return tb
 
     def forget(self, asset_id: str) -> None:
         """Stop tracking a token (unsubscribed)."""
         if self._books.pop(asset_id, None) is not None:
-            self._watch.pop(self._order[asset_id], None)
+            self._watch.pop(self._order.pop(asset_id), None)  # forgotten entirely: bounded over churn
         self.resync.discard(asset_id)
 
     def asset_ids(self) -> list[str]:
