@@ -9,8 +9,12 @@ Streams:
 
 Each message is parsed, applied to both books (with the top-of-book trust check) and followed by
 one top-5 imbalance. For each stream it prints the per-message latency p50/p99 (median over runs) and throughput
-(messages/s, median over runs), for clobflow's pipeline and for a naive one (stdlib ``json`` +
-a dict book sorted on every query) in the same process, and their ratio. Finally it loads 1,000
+(messages/s, median over runs) for three pipelines in the same process, and clobflow's ratio
+against each reference:
+- ``clobflow``: the engine's parser and ``BookSet`` with the Polymarket integrity checker;
+- ``plain``: issue 11's reference, a plain pure-Python pipeline (msgspec typed decode into
+  structs, list-indexed book with the best level last, incremental top-5), without trust checks;
+- ``naive_json``: what a typical bot does (stdlib ``json``, a dict book sorted on every query). Finally it loads 1,000
 token books (30 levels a side) and prints the process RSS.
 
 Run: ``python bench/market_data.py [--messages N] [--runs R]``. Numbers, not pass/fail.
@@ -24,7 +28,10 @@ import json
 import random
 import statistics
 import time
+from bisect import bisect_left
 from pathlib import Path
+
+import msgspec
 
 from clobflow.book.book_set import BookSet
 from clobflow.venues.polymarket.integrity import PolymarketIntegrity
@@ -169,9 +176,9 @@ class Clobflow:
 
 
 class Naive:
-    """What a typical bot does: json.loads, a dict per side, sort on every query."""
+    """The old reference, what a typical bot does: json.loads, a dict per side, sort on every query."""
 
-    name = "naive"
+    name = "naive_json"
 
     def __init__(self) -> None:
         self.books: dict[str, dict[str, dict[float, float]]] = {}
@@ -201,6 +208,102 @@ class Naive:
             b = books[changes[0]["asset_id"]]
             bd = sum(v for _, v in sorted(b["bids"].items(), reverse=True)[:5])
             ad = sum(v for _, v in sorted(b["asks"].items())[:5])
+            return (bd - ad) / (bd + ad) if bd + ad else None
+
+        return step
+
+    def check(self) -> str:
+        return ""
+
+
+class _PChange(msgspec.Struct, gc=False):
+    asset_id: str
+    price: str
+    size: str
+    side: str
+    best_bid: str = ""
+    best_ask: str = ""
+
+
+class _PFrame(msgspec.Struct, gc=False):
+    price_changes: list[_PChange]
+
+
+class _PLevel(msgspec.Struct, gc=False):
+    price: str
+    size: str
+
+
+class _PBook(msgspec.Struct, gc=False):
+    asset_id: str
+    bids: list[_PLevel]
+    asks: list[_PLevel]
+
+
+def _micros(s: str) -> int:
+    whole, _, frac = s.partition(".")
+    return int(whole or "0") * 1_000_000 + int((frac + "000000")[:6])
+
+
+class Plain:
+    """The plain pure-Python pipeline issue 11 measures clobflow against: msgspec typed decode
+    into structs, decimal strings to integer micro-units through a memo, a list-indexed book
+    with the best level last, and an incremental top-5 depth per side. No trust, no checks."""
+
+    name = "plain"
+
+    def __init__(self) -> None:
+        self.dec = msgspec.json.Decoder(_PFrame)
+        self.memo: dict[str, int] = {}
+        # asset -> [bid_keys, bid_sizes, bid_top5, ask_keys, ask_sizes, ask_top5]
+        self.books: dict[str, list] = {}
+
+    def setup(self, frames: list[bytes]) -> None:
+        dec = msgspec.json.Decoder(_PBook)
+        for f in frames:
+            m = dec.decode(f)
+            b = sorted((_micros(l.price), _micros(l.size)) for l in m.bids)
+            a = sorted((-_micros(l.price), _micros(l.size)) for l in m.asks)
+            bs, as_ = [s for _, s in b], [s for _, s in a]
+            self.books[m.asset_id] = [[k for k, _ in b], bs, sum(bs[-5:]), [k for k, _ in a], as_, sum(as_[-5:])]
+
+    def make_step(self):
+        decode, memo, books = self.dec.decode, self.memo, self.books
+
+        def num(s: str) -> int:
+            v = memo.get(s)
+            if v is None:
+                v = memo[s] = _micros(s)
+            return v
+
+        def step(frame: bytes, ts: int) -> float | None:
+            changes = decode(frame).price_changes
+            for c in changes:
+                b = books[c.asset_id]
+                o = 0 if c.side == "BUY" else 3
+                keys, sizes = b[o], b[o + 1]
+                p = num(c.price)
+                size = num(c.size)
+                key = p if o == 0 else -p
+                n = len(keys)
+                i = bisect_left(keys, key)
+                if i < n and keys[i] == key:
+                    if size:
+                        if i >= n - 5:  # incremental: a resize inside the top 5
+                            b[o + 2] += size - sizes[i]
+                        sizes[i] = size
+                        continue
+                    del keys[i]
+                    del sizes[i]
+                elif size:
+                    keys.insert(i, key)
+                    sizes.insert(i, size)
+                else:
+                    continue
+                if i >= n - 6:  # the top 5 changed membership
+                    b[o + 2] = sum(sizes[-5:])
+            b = books[changes[0].asset_id]
+            bd, ad = b[2], b[5]
             return (bd - ad) / (bd + ad) if bd + ad else None
 
         return step
@@ -240,7 +343,7 @@ def pct(values: list[int], q: float) -> float:
 def bench_stream(label: str, setup, frames, runs: int) -> None:
     print(f"\n== {label}: {len(frames):,} price_change messages, {runs} runs (median) ==")
     results = {}
-    for cls in (Clobflow, Naive):
+    for cls in (Clobflow, Plain, Naive):
         p50s, p99s, rates = [], [], []
         note = ""
         for _ in range(runs):
@@ -251,9 +354,12 @@ def bench_stream(label: str, setup, frames, runs: int) -> None:
             rates.append(len(frames) / secs)
         results[cls.name] = (statistics.median(p50s), statistics.median(p99s), statistics.median(rates))
         p50, p99, rate = results[cls.name]
-        print(f"  {cls.name:9s} p50 {p50:6.2f} µs   p99 {p99:6.2f} µs   {rate:12,.0f} msg/s   {note}")
-    c, n = results["clobflow"], results["naive"]
-    print(f"  ratio     p50 {n[0] / c[0]:5.1f}x faster, throughput {c[2] / n[2]:5.1f}x")
+        print(f"  {cls.name:10s} p50 {p50:6.2f} µs   p99 {p99:6.2f} µs   {rate:12,.0f} msg/s   {note}")
+    c = results["clobflow"]
+    for ref in ("plain", "naive_json"):
+        n = results[ref]
+        print(f"  vs {ref:10s} p50 {n[0] / c[0]:5.2f}x, p99 {n[1] / c[1]:5.2f}x, throughput {c[2] / n[2]:5.2f}x"
+              "  (>1 = clobflow faster)")
 
 
 def rss_mb() -> float:
