@@ -61,6 +61,7 @@ _EMPTY_ASK = frozenset({"", "0", "1"})
 # Prices repeat (a few hundred ticks), sizes mostly do not: a large memo fills with sizes seen
 # once (~110 bytes each; 200k entries were the "memory growth" of issue 10). Small and cleared.
 _CACHE_LIMIT = 8_192
+_MISS = object()  # a memo miss where ``None`` is a valid value
 _TS_MAX_MS = "4102444800000"  # 2100-01-01 in epoch ms (values.TS_MAX_NS), compared as text
 
 
@@ -110,7 +111,12 @@ class MarketParser:
         self._one_decoder = msgspec.json.Decoder(w.WireEvent)
         self._any_decoder = msgspec.json.Decoder(w.WAny)
         self._micros = MicrosMemo(_CACHE_LIMIT)
-        self._num = self._micros.table  # inline lookups on the hot path
+        # Validated memos for ``price_changes`` entries (``_entry_numbers`` fills them): level
+        # price, size, venue best bid and best ask (``None`` = absent or "no level").
+        self._pm: dict[object, int] = {}
+        self._sm: dict[object, int] = {}
+        self._bm: dict[object, int | None] = {None: None}
+        self._am: dict[object, int | None] = {None: None}
         self.frames = 0
         self.events = 0
         self.text = 0
@@ -365,36 +371,23 @@ class MarketParser:
 
     def _price_change(self, ev: w.WPriceChange, ts: int) -> PriceChange:
         # The hot path: inline memo lookups (a method call per number would double the cost).
-        num = self._num
-        micros = self._micros
         qt = self._q.table
         q = self._q
         changes = []
         entries = ev.price_changes
         if entries is not None:
+            pm, sm, bm, am = self._pm, self._sm, self._bm, self._am
             for c in entries:
                 side = _SIDES.get(c.side)
                 if side is None:
                     raise _Reject(RejectReason.BAD_SIDE)
-                x = c.price
-                price = num.get(x) if type(x) is str else None
-                if price is None:
-                    price = micros(x)
-                x = c.size
-                size = num.get(x) if type(x) is str else None
-                if size is None:
-                    size = micros(x)
-                x = c.best_bid
-                bb = num.get(x) if type(x) is str else None
-                if bb is None or bb == 0:
-                    bb = self._opt_bid(x)
-                x = c.best_ask
-                ba = num.get(x) if type(x) is str else None
-                if ba is None or ba == 0 or ba == ONE:
-                    ba = self._opt_ask(x)
-                if (not 0 < price < ONE or not 0 <= size < SIZE_MAX or (bb is not None and not 0 < bb < ONE)
-                        or (ba is not None and not 0 < ba < ONE)):
-                    raise _Reject(RejectReason.OUT_OF_RANGE, f"price_changes entry {c!r}")
+                # Memos of *validated* values: a hit is a number already known to be in range.
+                price = pm.get(c.price)
+                size = sm.get(c.size)
+                bb = bm.get(c.best_bid, _MISS)
+                ba = am.get(c.best_ask, _MISS)
+                if price is None or size is None or bb is _MISS or ba is _MISS:
+                    price, size, bb, ba = self._entry_numbers(c)
                 x = c.asset_id
                 changes.append(LevelChange(qt.get(x) or q(x), side, price, size, bb, ba, c.hash))
         elif ev.asset_id is not None and ev.changes is not None:
@@ -419,6 +412,25 @@ class MarketParser:
             tv = epoch_to_ns(t)
         x = ev.market
         return PriceChange(qt.get(x) or q(x), tuple(changes), tv, ts)
+
+    def _entry_numbers(self, c: w.WChange) -> tuple[int, int, int | None, int | None]:
+        """A ``price_changes`` entry's price, size and venue top, converted and range-checked
+        (raises ``_Reject`` or ``ValueError`` as each field's rule says); remembers the
+        validated strings so the next entry with them is four dict lookups."""
+        micros = self._micros
+        price, size = micros(c.price), micros(c.size)
+        bb, ba = self._opt_bid(c.best_bid), self._opt_ask(c.best_ask)
+        if not 0 < price < ONE or not 0 <= size < SIZE_MAX:
+            raise _Reject(RejectReason.OUT_OF_RANGE, f"price_changes entry {c!r}")
+        for memo, key, value in ((self._pm, c.price, price), (self._sm, c.size, size),
+                                 (self._bm, c.best_bid, bb), (self._am, c.best_ask, ba)):
+            if type(key) is str:
+                if len(memo) >= _CACHE_LIMIT:
+                    memo.clear()  # bounded: a flood of distinct sizes never grows it
+                    if memo is self._bm or memo is self._am:
+                        memo[None] = None
+                memo[key] = value
+        return price, size, bb, ba
 
     def _book(self, ev: w.WBook, ts: int) -> BookSnapshot:
         price, size = self._price, self._size
