@@ -123,3 +123,32 @@ def test_remove_beyond_a_top_matches_naive_book(seq, bid_top, ask_top):
         ref.set_level(1, p, 0)
     assert book.levels(BID) == ref.levels(0) and book.levels(ASK) == ref.levels(1)
     assert book.remove_bids_above(bid_top) == 0 and book.remove_asks_below(ask_top) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops, prices, prices)
+def test_incremental_top_depth_equals_a_fresh_sum_after_every_mutation(seq, bid_top, ask_top):
+    """The top-5 depth kept incrementally equals ``sum`` of the best five sizes after every
+    kind of mutation: set (resize, insert, delete, at or behind the top), remove beyond a top,
+    load, clear."""
+    book = L2Book("t")
+
+    def fresh(side: int) -> int:
+        return sum(s for _, s in book.levels(side, 5))
+
+    def check() -> None:
+        assert book.bid_depth(5) == fresh(BID) and book.ask_depth(5) == fresh(ASK)
+        total = fresh(BID) + fresh(ASK)
+        assert book.imbalance(5) == (None if total == 0 else (fresh(BID) - fresh(ASK)) / total)
+
+    for side, price, size in seq:
+        book.set_level(side, price, size)
+        check()
+    book.remove_bids_above(bid_top)
+    book.remove_asks_below(ask_top)
+    check()
+    book.load(book.levels(ASK), book.levels(BID))
+    check()
+    book.clear()
+    check()
+    assert book.imbalance(5) is None

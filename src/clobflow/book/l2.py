@@ -3,8 +3,9 @@
 Layout (why): each side is two parallel lists, sorted keys and their sizes, with the **best
 level last**. Bid keys are prices; ask keys are *negated* prices, so both sides ascend towards
 their best level. Nearly all changes happen near the top of book, so updates touch the end of
-the lists (a direct check of the last key, else a bisect) and move almost nothing; depth over
-the top N is ``sum(sizes[-n:])``, a C-level slice and sum — cheaper than any dict walk.
+the lists (a direct check of the last key, else a bisect) and move almost nothing. The depth of
+the best ``TOP_N`` (5) levels per side is kept incrementally (a resize inside it adjusts it, a
+level entering or leaving it re-sums five ints); any other depth is ``sum(sizes[-n:])``.
 
 Contract: ``set_level`` takes the *absolute* new size of a level (Polymarket ``price_change``);
 a size of 0 removes the level. ``apply_delta`` adds a *signed* amount (Kalshi
@@ -24,6 +25,10 @@ from clobflow.core.events import Side
 from clobflow.core.numbers import SCALE
 
 
+TOP_N = 5
+"""Depth tracked incrementally per side (``imbalance(5)``, ``bid_depth(5)``: two int reads)."""
+
+
 class L2Book:
     """Price levels of one token. All prices and sizes are integer micro-units."""
 
@@ -34,6 +39,8 @@ class L2Book:
         "_bid_sizes",
         "_ask_keys",
         "_ask_sizes",
+        "_bid_top",
+        "_ask_top",
         "hash",
         "ts_venue_ns",
         "ts_recv_ns",
@@ -46,6 +53,10 @@ class L2Book:
         self._bid_sizes: list[int] = []
         self._ask_keys: list[int] = []  # negated prices ascending: best (lowest) ask last
         self._ask_sizes: list[int] = []
+        # Incremental depth of the best ``TOP_N`` levels per side (the imbalance query's
+        # default): kept by every mutator, so the hot query reads two ints, not two slice sums.
+        self._bid_top = 0
+        self._ask_top = 0
         self.hash = ""
         self.ts_venue_ns = 0
         self.ts_recv_ns = 0
@@ -57,6 +68,12 @@ class L2Book:
         self._bid_sizes.clear()
         self._ask_keys.clear()
         self._ask_sizes.clear()
+        self._bid_top = self._ask_top = 0
+
+    def _retop(self) -> None:
+        """Recompute both incremental top-N depths (after a bulk change)."""
+        self._bid_top = sum(self._bid_sizes[-TOP_N:])
+        self._ask_top = sum(self._ask_sizes[-TOP_N:])
 
     def load(self, bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]]) -> None:
         """Replace both sides. Levels may come in any order; zero sizes are skipped; a price
@@ -67,6 +84,7 @@ class L2Book:
         self._bid_sizes = [s for _, s in b]
         self._ask_keys = [k for k, _ in a]
         self._ask_sizes = [s for _, s in a]
+        self._retop()
 
     def set_level(self, side: Side, price: int, size: int) -> None:
         """Set the level at ``price`` on ``side`` to the absolute ``size`` (0 deletes)."""
@@ -81,10 +99,15 @@ class L2Book:
             i = bisect_left(keys, key)
         if i < n and keys[i] == key:
             if size > 0:
+                if i >= n - TOP_N:  # a resize inside the top N: adjust its depth
+                    if side == 0:
+                        self._bid_top += size - sizes[i]
+                    else:
+                        self._ask_top += size - sizes[i]
                 sizes[i] = size
-            else:
-                del keys[i]
-                del sizes[i]
+                return
+            del keys[i]
+            del sizes[i]
         elif size > 0:
             if i == n:
                 keys.append(key)
@@ -92,6 +115,13 @@ class L2Book:
             else:
                 keys.insert(i, key)
                 sizes.insert(i, size)
+        else:
+            return
+        if i >= n - TOP_N:  # a level entered or left the top N: its membership changed
+            if side == 0:
+                self._bid_top = sum(sizes[-TOP_N:])
+            else:
+                self._ask_top = sum(sizes[-TOP_N:])
 
     def apply_delta(self, side: Side, price: int, delta: int) -> bool:
         """Change the level at ``price`` on ``side`` by the signed ``delta`` (a result of 0
@@ -113,6 +143,7 @@ class L2Book:
         if n:
             del keys[i:]
             del self._bid_sizes[i:]
+            self._retop()
         return n
 
     def remove_asks_below(self, price: int) -> int:
@@ -124,6 +155,7 @@ class L2Book:
         if n:
             del keys[i:]
             del self._ask_sizes[i:]
+            self._retop()
         return n
 
     def crossed(self) -> bool:
@@ -195,19 +227,21 @@ class L2Book:
 
     def bid_depth(self, n: int) -> int:
         """Total size of the best ``n`` bid levels."""
-        return sum(self._bid_sizes[-n:])
+        return self._bid_top if n == TOP_N else sum(self._bid_sizes[-n:])
 
     def ask_depth(self, n: int) -> int:
         """Total size of the best ``n`` ask levels."""
-        return sum(self._ask_sizes[-n:])
+        return self._ask_top if n == TOP_N else sum(self._ask_sizes[-n:])
 
     def imbalance(self, n: int = 5) -> float | None:
         """``(bid_depth - ask_depth) / (bid_depth + ask_depth)`` over the top ``n`` levels.
 
         A ratio in ``[-1, 1]`` (a signal, not money, so a float); ``None`` when both are empty.
         """
-        bd = sum(self._bid_sizes[-n:])
-        ad = sum(self._ask_sizes[-n:])
+        if n == TOP_N:
+            bd, ad = self._bid_top, self._ask_top
+        else:
+            bd, ad = sum(self._bid_sizes[-n:]), sum(self._ask_sizes[-n:])
         total = bd + ad
         if total == 0:
             return None
