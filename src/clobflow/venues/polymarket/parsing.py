@@ -106,6 +106,7 @@ class MarketParser:
                         w.WNewMarket, w.WMarketResolved)
             for tag in (cls.__struct_config__.tag,)
         }
+        self._typed_b = {tag.encode(): dec for tag, dec in self._typed.items()}  # for bytes frames
         self._raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
         self._raw_decoder = msgspec.json.Decoder(msgspec.Raw)
         self._one_decoder = msgspec.json.Decoder(w.WireEvent)
@@ -211,8 +212,7 @@ class MarketParser:
                 if type(frame) is bytes:
                     i = frame.rfind(b'"event_type":"')
                     if i >= 0:
-                        j = frame.find(b'"', i + 14)
-                        dec = self._typed.get(frame[i + 14 : j].decode("ascii", "replace"))
+                        dec = self._typed_b.get(frame[i + 14 : frame.find(b'"', i + 14)])
                     else:
                         dec = None
                 else:
@@ -230,7 +230,9 @@ class MarketParser:
                     return self._parse_slowly(frame, ts_recv_ns)
             out: list = []
             try:
-                if type(decoded) is list:
+                if type(decoded) is w.WPriceChange:  # the hot path: no dispatch
+                    out.append(self._price_change(decoded, ts_recv_ns))
+                elif type(decoded) is list:
                     for item in decoded:
                         self._convert(item, ts_recv_ns, out)
                 else:
