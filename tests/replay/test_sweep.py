@@ -1,11 +1,17 @@
 """A small sweep in worker processes equals the same backtests run one by one in-process, and is
-repeatable; the executors' contracts; the CLI's one-line errors."""
+repeatable; it uses every usable CPU at once; the same sweep on a real ``dask.distributed``
+LocalCluster (2 worker processes on loopback; ``dask[distributed]`` is in the test extra) and on
+a local Ray instance (when the optional ``ray`` is installed, else skipped with the reason)
+gives the local pool's rows, ``sweep.csv``/``sweep.json`` bytes and run journals; the executors'
+contracts; the CLI's one-line errors."""
 
 from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
 import operator
+import os
 import sys
 
 import pytest
@@ -17,15 +23,16 @@ from clobflow.cli.errors import UserError
 from clobflow.core.numbers import micros_from_number
 from clobflow.engine.backtest import run_backtest
 from clobflow.engine.config import parse_config
-from clobflow.replay.executors import ExecutorUnavailable, LocalExecutor, make_executor
+from clobflow.replay.executors import DaskExecutor, ExecutorUnavailable, LocalExecutor, make_executor, usable_cpus
 from clobflow.replay.report import build_report
 from clobflow.replay.selection import DatasetSpec
-from clobflow.replay.sweep import METRICS, apply_params, grid_points, parse_grid, run_sweep
+from clobflow.replay.sweep import METRICS, apply_params, grid_points, local_workers, parse_grid, run_sweep
 
 # Six windows of 2025-12-26 (~5,000 frames): enough for the grid to change the outcome.
 SPEC = DatasetSpec("pm-btc15m-tob-1s", limit_markets=6)
 GRID = "min_imbalance=0.3:0.5:0.2,max_spread=0.01,0.02"
 BASE = {"engine": {"mode": "backtest"}}
+OUTPUTS = ("sweep.csv", "sweep.json")
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +96,65 @@ def test_local_executor_keeps_item_order_and_raises_task_errors():
             list(ex.map(operator.neg, ["x"]))
     with pytest.raises(ValueError, match="workers must be >= 1"):
         LocalExecutor(0)
+
+
+def _wait_together(barrier) -> int:
+    barrier.wait(timeout=60)  # opens only when every party waits at the same time
+    return os.getpid()
+
+
+def test_the_local_pool_uses_every_usable_cpu_at_once():
+    n = usable_cpus()
+    assert n == len(os.sched_getaffinity(0))
+    assert LocalExecutor().workers == n and local_workers(None, 1000) == n and local_workers(None, 3) == min(n, 3)
+    with multiprocessing.Manager() as mgr, LocalExecutor() as ex:
+        barrier = mgr.Barrier(n)
+        pids = list(ex.map(_wait_together, [barrier] * n))
+    assert len(set(pids)) == n and os.getpid() not in pids
+
+
+def same_as_local(sweeps, out, result) -> None:
+    _, _, (ref_dir, _), (ref, _) = sweeps
+    assert all(r["error"] == "" for r in result.rows), result.rows
+    assert result.rows == ref.rows
+    assert len({r["pnl_net"] for r in ref.rows}) > 1  # the grid matters: equality is not vacuous
+    for name in OUTPUTS:
+        assert (out / name).read_bytes() == (ref_dir / name).read_bytes(), name
+    for n in range(len(ref.rows)):  # each run's journal, written on a worker, is the local one
+        a, b = ref_dir / "runs" / str(n) / "journal.jsonl", out / "runs" / str(n) / "journal.jsonl"
+        assert a.read_bytes() == b.read_bytes() and a.stat().st_size > 0, n
+
+
+def test_a_dask_local_cluster_gives_the_local_pool_s_sweep(sweeps, tmp_path):
+    distributed = pytest.importorskip("dask.distributed", reason="dask[distributed] is not installed (test extra)")
+    cfg, axes, _, _ = sweeps
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=40) as cluster:
+        # as `clobflow sweep --executor dask --executor-address tcp://...`
+        result = run_sweep(cfg, axes, SPEC, tmp_path, executor="dask", address=cluster.scheduler_address)
+        with distributed.Client(cluster) as client:
+            # the backtests ran in the cluster's worker processes, not here
+            ran = client.run(lambda: __import__("sys").modules.get("clobflow.engine.backtest") is not None)
+    assert len(ran) == 2 and any(ran.values())
+    same_as_local(sweeps, tmp_path, result)
+    # a cluster that cannot be reached is one line
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), DaskExecutor("tcp://127.0.0.1:9") as ex:
+        with pytest.raises(ExecutorUnavailable, match="cannot reach Dask") as err:
+            list(ex.map(abs, [1]))
+    assert "\n" not in str(err.value)
+
+
+def test_a_local_ray_instance_gives_the_local_pool_s_sweep(sweeps, tmp_path):
+    ray = pytest.importorskip("ray", reason="ray is not installed (optional: pip install 'clobflow[ray]')")
+    cfg, axes, _, _ = sweeps
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    try:
+        result = run_sweep(cfg, axes, SPEC, tmp_path, executor="ray")  # joins the running instance
+    finally:
+        ray.shutdown()
+    same_as_local(sweeps, tmp_path, result)
 
 
 @pytest.mark.parametrize(("kind", "modules"), [("ray", ["ray"]), ("dask", ["dask", "dask.distributed"])])

@@ -43,7 +43,7 @@ def sweep(
     config: Annotated[Path, typer.Option(help="YAML or TOML base configuration.")] = DEFAULT_CONFIG,
     data: Annotated[str, typer.Option(help="Bundled dataset name or raw-frame file; each worker loads it.")] = "pm-btc15m-tob-1s",
     out: Annotated[Path, typer.Option(help="Output folder: runs/<n>/, sweep.csv, sweep.json, sweep.png.")] = Path("runs/sweep"),
-    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: CPU count).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Local worker processes (default: every usable CPU).")] = None,
     executor: Annotated[str, typer.Option(help="Where runs execute: local, ray or dask.")] = "local",
     executor_address: Annotated[str | None, typer.Option(
         help="Cluster address for ray (ray://head:10001) or dask (tcp://scheduler:8786).")] = None,

@@ -59,6 +59,7 @@ __all__ = [
     "RayExecutor",
     "SweepExecutor",
     "make_executor",
+    "usable_cpus",
 ]
 
 T = TypeVar("T")
@@ -92,15 +93,26 @@ class _Base:
         pass
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, e.g. under ``taskset`` or a
+    container's cpuset), which ``os.cpu_count()`` (the machine's) overstates."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 class LocalExecutor(_Base):
-    """A pool of ``workers`` spawned processes (default: the CPU count), created on first
-    ``map`` and kept until ``close()``; ``initializer(*initargs)`` runs once in each."""
+    """A pool of ``workers`` spawned processes (default: every usable CPU, ``usable_cpus``),
+    created on first ``map`` and kept until ``close()``; ``initializer(*initargs)`` runs once
+    in each. Tasks go out one at a time (``chunksize=1``), so every worker is busy while tasks
+    remain."""
 
     def __init__(self, workers: int | None = None, *, initializer: Callable[..., object] | None = None,
                  initargs: tuple = ()) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or usable_cpus()
         self._initializer = initializer
         self._initargs = initargs
         self._pool: ProcessPoolExecutor | None = None

@@ -35,7 +35,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -47,7 +46,7 @@ import msgspec
 
 from clobflow.core.errors import ConfigError
 from clobflow.engine.config import STRATEGY_KINDS, AppConfig, parse_config
-from clobflow.replay.executors import SweepExecutor, make_executor
+from clobflow.replay.executors import SweepExecutor, make_executor, usable_cpus
 from clobflow.replay.selection import DatasetSpec, dataset_for, warm_worker
 from clobflow.sim.datasets import Dataset
 
@@ -377,7 +376,7 @@ def run_sweep(
 ) -> SweepResult:
     """Run every grid point of ``axes`` on ``config`` and write the outputs in ``out_dir``.
 
-    ``executor``: ``"local"`` (a spawned process pool of ``workers``, default the CPU count,
+    ``executor``: ``"local"`` (a spawned process pool of ``workers``, default every usable CPU,
     never more than the points), ``"ray"``/``"dask"`` (at ``address``), or a ready
     ``SweepExecutor`` (used, not closed; tasks load the data through the per-process cache, so
     it needs no initializer). ``on_row`` sees each task's row as it arrives, in task order
@@ -414,8 +413,8 @@ def run_sweep(
 
 
 def local_workers(workers: int | None, points: int) -> int:
-    """The local pool size: ``workers`` (default the CPU count), at most one per point."""
-    return max(1, min(workers or os.cpu_count() or 1, points))
+    """The local pool size: ``workers`` (default every usable CPU), at most one per point."""
+    return max(1, min(workers or usable_cpus(), points))
 
 
 def write_outputs(out_dir: Path, result: SweepResult, *, dataset: DatasetSpec | None = None,
