@@ -179,3 +179,22 @@ def test_a_prompt_entry_is_handed_over_at_the_end_of_its_event(tmp_path):
         time.sleep(0.005)  # the writer thread writes it, soon
     assert [e.action for e in read_journal(path)] == ["skip", "order"]
     f.close()
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_an_unencodable_input_is_raised_on_the_callers_thread_and_nothing_is_lost(tmp_path, threaded):
+    path = tmp_path / "j.jsonl"
+    f = JsonlJournalFile(path, batch=4, threaded=threaded)
+    j = Journal([f])
+    for i in range(8):
+        j.record(i, "s", "skip", "x", passed=False)
+        j.end_of_event()
+    j.record(8, "s", "skip", "bad", passed=False, inputs={"obj": object()})  # not JSON
+    for i in range(9, 12):
+        j.record(i, "s", "skip", "x", passed=False)
+    with pytest.raises(TypeError):
+        j.end_of_event()  # threaded: the thread failed on it and the writing came back here
+        j.record(12, "s", "fill", "taker", passed=True)  # written through: meets it for sure
+    with pytest.raises(TypeError):
+        f.close()
+    assert [e.seq for e in read_journal(path)] == list(range(1, 9))  # before it: written, once

@@ -180,7 +180,8 @@ class JsonlJournalFile:
             self._hand_over()
 
     def flush(self) -> None:
-        """Write every entry taken so far through to the OS, on this thread."""
+        """Write every entry taken so far through to the OS, on this thread. On an error what
+        was not written is kept (queued, in order) and the error raised."""
         self._prompt = False
         with self._write_lock:
             with self._cond:
@@ -188,7 +189,12 @@ class JsonlJournalFile:
             if self._pending:
                 batches.append(self._pending)
                 self._pending = []
-            self._write(batches)
+            try:
+                self._write(batches)
+            finally:
+                if batches:
+                    with self._cond:
+                        self._queue[:0] = batches
             self._f.flush()
 
     def close(self) -> None:
@@ -199,10 +205,10 @@ class JsonlJournalFile:
                 self._closing = True
                 self._cond.notify()
             self._thread.join()
-        self.flush()
-        self._f.close()
-        if self._error is not None:
-            raise OSError(f"{self.path}: journal writer failed: {self._error}") from self._error
+        try:
+            self.flush()  # what the thread could not write raises here, on the caller's thread
+        finally:
+            self._f.close()
 
     # -- the writer thread -------------------------------------------------------------------
 
@@ -210,9 +216,9 @@ class JsonlJournalFile:
         self._prompt = False
         if not self._pending:
             return
-        if not self._threaded:
-            self._write([self._pending])
-            self._pending = []
+        if not self._threaded or self._error is not None:
+            # in place (also once the thread failed: a persisting error then raises here)
+            self.flush()
             return
         with self._cond:
             self._queue.append(self._pending)
@@ -235,16 +241,21 @@ class JsonlJournalFile:
                 try:
                     self._write(batches)
                     self._f.flush()
-                except (OSError, ValueError) as e:  # kept for close(); the caller's flush retries
+                except Exception as e:  # noqa: BLE001 - the caller's thread meets it again
+                    # The batches not written go back first; from now on the caller writes in
+                    # place, where the error (an unencodable input, a full disk) is raised.
                     self._error = e
                     with self._cond:
                         self._queue[:0] = batches
                     return
 
     def _write(self, batches: list[list[EntryTuple]]) -> None:
+        """Write ``batches`` in order, removing each once written (what is left on an error
+        was not written)."""
         entry = JournalEntry
-        for b in batches:
-            self._f.write(self._enc.encode_lines([entry(*t) for t in b]))
+        while batches:
+            self._f.write(self._enc.encode_lines([entry(*t) for t in batches[0]]))
+            del batches[0]
 
 
 def read_journal(path: str | Path, *, legacy_venue: str = "polymarket") -> list[JournalEntry]:
