@@ -50,14 +50,18 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
+def _fit(samples: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Least-squares line through (seconds, MB): (slope in MB/s, mean time, mean MB)."""
     n = len(samples)
-    if n < 2:
-        return float("nan")
     mt = sum(t for t, _ in samples) / n
     mr = sum(r for _, r in samples) / n
     var = sum((t - mt) ** 2 for t, _ in samples)
-    return 60 * sum((t - mt) * (r - mr) for t, r in samples) / var if var else float("nan")
+    b = sum((t - mt) * (r - mr) for t, r in samples) / var if var else float("nan")
+    return b, mt, mr
+
+
+def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
+    return 60 * _fit(samples)[0] if len(samples) >= 2 else float("nan")
 
 
 def residual_sd(samples: list[tuple[float, float]]) -> float:
@@ -65,9 +69,7 @@ def residual_sd(samples: list[tuple[float, float]]) -> float:
     n = len(samples)
     if n < 3:
         return float("nan")
-    mt = sum(t for t, _ in samples) / n
-    mr = sum(r for _, r in samples) / n
-    b = slope_mb_per_min(samples) / 60
+    b, mt, mr = _fit(samples)
     return (sum((r - mr - b * (t - mt)) ** 2 for t, r in samples) / (n - 2)) ** 0.5
 
 
